@@ -1,0 +1,37 @@
+# One entry point for a fresh machine: `make demo` runs the main job, `make test` the test suite.
+# Both create .venv and install the project on first use (torch pinned to the CPU wheel).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python compiles from source: use both cores.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+.PHONY: install demo test lint bench clean-cache
+
+$(STAMP): pyproject.toml constraints.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[embedded,server,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/rso demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/mypy agents graph retrieval prompts rl rso
+
+bench: install
+	$(BIN)/python bench/retrieval.py
+
+clean-cache:
+	rm -rf .cache

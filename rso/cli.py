@@ -1,0 +1,40 @@
+"""The ``rso`` console command: one Typer app, with each concern's subcommands in `rso.commands`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+
+import typer
+
+import rso.commands
+
+app = typer.Typer(
+    name="rso",
+    help="Reinforced Strategy Optimization: a strategy-planned conversational movie recommender.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    # Each module in rso/commands owns one concern (data, index, chat, rollout, eval, train) and
+    # exposes `register(app)`; importing them is cheap because heavy imports happen inside commands.
+    for info in sorted(pkgutil.iter_modules(rso.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"rso.commands.{info.name}")
+        module.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``rso`` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _register_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Typed records for every dataset the project reads (raw loaders and processed files share them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rso.strategies import Strategy
+
+Speaker = Literal["SEEKER", "RECOMMENDER"]
+Split = Literal["train", "valid", "test"]
+EvalDataset = Literal["inspired", "redial"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Utterance(_Record):
+    """One utterance of a dialog; recommender utterances of INSPIRED carry a strategy label."""
+
+    speaker: Speaker
+    text: str
+    strategy: Strategy | None = None
+
+
+class InspiredDialog(_Record):
+    """An INSPIRED dialog with strategy labels (the RSO SFT release)."""
+
+    dialog_id: str
+    split: Split
+    user_id: str
+    target_genres: list[str]
+    utterances: list[Utterance]
+
+
+class BigFive(_Record):
+    """Big-Five personality scores (1-5) from the INSPIRED survey."""
+
+    extrovert: float
+    agreeable: float
+    conscientious: float
+    neurotic: float
+    open: float
+
+
+class Persona(_Record):
+    """A seeker persona: survey demographics joined with personality, when the user has one."""
+
+    user_id: str
+    age_group: str | None = None
+    gender: str | None = None
+    race: str | None = None
+    degree: str | None = None
+    job: str | None = None
+    marital_status: str | None = None
+    political_view: str | None = None
+    religion: str | None = None
+    big_five: BigFive | None = None
+    #: Schwartz values (name -> score, 1-7), empty when the user has no personality row.
+    values: dict[str, float] = Field(default_factory=dict)
+    rational: float | None = None
+    feeling: float | None = None
+
+
+class EvalCase(_Record):
+    """An RSO evaluation case: a persona and the target genres of one test dialog."""
+
+    case_id: str
+    dataset: EvalDataset
+    dialog_id: str
+    user_id: str
+    target_genres: list[str]
+
+
+class RedialMessage(_Record):
+    """One ReDial message with ``@movieId`` mentions resolved to titles."""
+
+    speaker: Speaker
+    text: str
+    movie_ids: list[str] = Field(default_factory=list)
+
+
+class RedialDialog(_Record):
+    """A ReDial dialog (the 1,000 iEvaLM held-out training dialogs)."""
+
+    dialog_id: str
+    messages: list[RedialMessage]
+    movie_mentions: dict[str, str]
+
+
+class Movie(_Record):
+    """A movie of the merged knowledge base; ``doc`` is the text that gets embedded."""
+
+    kb_id: str
+    title: str
+    year: int | None = None
+    genres: list[str] = Field(default_factory=list)
+    directors: list[str] = Field(default_factory=list)
+    cast: list[str] = Field(default_factory=list)
+    writers: list[str] = Field(default_factory=list)
+    plot: str = ""
+    imdb_id: str | None = None
+    redial_movie_id: str | None = None
+    in_redial: bool = False
+    in_inspired: bool = False
+    tags: list[str] = Field(default_factory=list)
+    doc: str
+
+    @property
+    def display_title(self) -> str:
+        """Title with its year, "Heat (1995)"."""
+        return f"{self.title} ({self.year})" if self.year else self.title

@@ -1,0 +1,32 @@
+"""Where raw data, processed data and caches live; every path can be overridden by environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root (the project is installed in editable mode from it).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def raw_data_dir() -> Path:
+    """Raw public datasets: ``$RSO_RAW_DATA``, else ``../shared/data`` beside the repository."""
+    env = os.environ.get("RSO_RAW_DATA")
+    if env:
+        return Path(env).expanduser()
+    for candidate in (REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+def processed_data_dir() -> Path:
+    """Compact processed files committed with the repository: ``$RSO_DATA_DIR`` or ``data/``."""
+    return Path(os.environ.get("RSO_DATA_DIR", REPO_ROOT / "data")).expanduser()
+
+
+def cache_dir() -> Path:
+    """Derived, rebuildable artifacts (indexes, embeddings): ``$RSO_CACHE_DIR`` or ``.cache/``."""
+    path = Path(os.environ.get("RSO_CACHE_DIR", REPO_ROOT / ".cache")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
