@@ -33,7 +33,7 @@ def open_text(path: Path | str, mode: str = "rt") -> IO[str]:
 
 
 def iter_json_lines(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; raise `DataFormatError` on bad JSON."""
+    """Yield ``(line_number, object)`` per non-blank line; raise `DataFormatError` on bad JSON."""
     with open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -43,7 +43,9 @@ def iter_json_lines(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
             except json.JSONDecodeError as exc:
                 raise DataFormatError(path, number, f"invalid JSON ({exc.msg})") from None
             if not isinstance(obj, dict):
-                raise DataFormatError(path, number, f"expected a JSON object, got {type(obj).__name__}")
+                raise DataFormatError(
+                    path, number, f"expected a JSON object, got {type(obj).__name__}"
+                )
             yield number, obj
 
 

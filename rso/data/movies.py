@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rso.data.jsonl import DataFormatError, iter_json_lines, read_models
+from rso.data.jsonl import DataFormatError, iter_json_lines
 from rso.data.records import Movie
-from rso.paths import processed_data_dir, raw_data_dir
+from rso.data.store import Source, load_records
+from rso.paths import raw_data_dir
 
 RAW_KB = Path("movie_kb") / "merged_movie_kb.jsonl"
 PROCESSED_KB = "movies.jsonl.gz"
@@ -56,15 +57,14 @@ def load_raw_movies(raw_dir: Path | None = None) -> list[Movie]:
     return movies
 
 
-def load_movies(path: Path | None = None) -> list[Movie]:
+def load_movies(path: Path | None = None, source: Source = "auto") -> list[Movie]:
     """Load the processed knowledge base (``data/movies.jsonl.gz``), falling back to the raw KB."""
-    path = path or processed_data_dir() / PROCESSED_KB
-    if path.is_file():
-        return read_models(path, Movie)
-    return load_raw_movies()
+    if path is None:
+        return load_records(PROCESSED_KB, Movie, load_raw_movies, source)
+    return load_records(path.name, Movie, load_raw_movies, source, data_dir=path.parent)
 
 
 @lru_cache(maxsize=1)
 def movies_by_id() -> dict[str, Movie]:
-    """Cached ``kb_id -> Movie`` map of the default knowledge base."""
+    """Return the cached ``kb_id -> Movie`` map of the default knowledge base."""
     return {m.kb_id: m for m in load_movies()}

@@ -1,4 +1,4 @@
-"""Typed records for every dataset the project reads (raw loaders and processed files share them)."""
+"""Typed records for every dataset the project reads (raw loaders and processed files alike)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,23 @@ class InspiredDialog(_Record):
     dialog_id: str
     split: Split
     user_id: str
+    #: The seeker's target genres; empty where the release gives none (the whole valid split).
     target_genres: list[str]
     utterances: list[Utterance]
 
 
+class PlannerSample(_Record):
+    """One supervised Planner example: the utterances before a recommender turn and its label."""
+
+    dialog_id: str
+    #: Position of the labelled utterance in its dialog (equals ``len(history)``).
+    utterance_index: int
+    history: list[Utterance]
+    label: Strategy
+
+
 class BigFive(_Record):
-    """Big-Five personality scores (1-5) from the INSPIRED survey."""
+    """Big-Five personality scores (1-5, averaged items) from the INSPIRED survey."""
 
     extrovert: float
     agreeable: float
@@ -58,8 +69,9 @@ class Persona(_Record):
     political_view: str | None = None
     religion: str | None = None
     big_five: BigFive | None = None
-    #: Schwartz values (name -> score, 1-7), empty when the user has no personality row.
+    #: Schwartz values (name -> score, 1-6), empty when the user has no personality row.
     values: dict[str, float] = Field(default_factory=dict)
+    #: Decision style scores (1-6): rational versus emotional ("feeling") decision making.
     rational: float | None = None
     feeling: float | None = None
 
@@ -79,7 +91,16 @@ class RedialMessage(_Record):
 
     speaker: Speaker
     text: str
+    #: ReDial movie ids mentioned in this message, in order of appearance.
     movie_ids: list[str] = Field(default_factory=list)
+
+
+class RedialFeedback(_Record):
+    """The post-dialog questionnaire about one mentioned movie; None means "did not say"."""
+
+    suggested_by_recommender: bool
+    seen: bool | None = None
+    liked: bool | None = None
 
 
 class RedialDialog(_Record):
@@ -87,7 +108,12 @@ class RedialDialog(_Record):
 
     dialog_id: str
     messages: list[RedialMessage]
+    #: ReDial movie id -> "Title (Year)" for every movie mentioned in the dialog.
     movie_mentions: dict[str, str]
+    seeker_worker_id: int | None = None
+    recommender_worker_id: int | None = None
+    #: Questionnaire answers about the seeker, by movie id (empty when neither worker filled it).
+    seeker_feedback: dict[str, RedialFeedback] = Field(default_factory=dict)
 
 
 class Movie(_Record):
