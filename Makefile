@@ -28,7 +28,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/mypy agents graph retrieval prompts rl rso
+	$(BIN)/ruff check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation
 
 bench: install
 	$(BIN)/python bench/retrieval.py

@@ -1,0 +1,1 @@
+"""The evaluation suite: metrics over logged episodes, plots, reports and run comparisons."""

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import pytest
+
+from agents.rule_experts import (
+    EXPERTS,
+    Preferences,
+    Vocabulary,
+    choose_movie,
+    compose_reply,
+    extract_preferences,
+    fact_sentence,
+    find_genres,
+    find_people,
+    rank_movies,
+    summarize_preferences,
+)
+from graph.experts import ExpertSet
+from prompts.rule_templates import GENERIC_QUESTION_FIRST, QUESTION_FIRST, WITH_MOVIE
+from rso.data.records import Movie
+from rso.strategies import STRATEGIES
+
+MOVIES = {
+    m.kb_id: m
+    for m in [
+        Movie(
+            kb_id="m1",
+            title="Heat",
+            year=1995,
+            genres=["action", "crime"],
+            directors=["Michael Mann"],
+            cast=["Al Pacino", "Robert De Niro"],
+            plot="A group of robbers is chased by a detective. They plan one last job.",
+            doc="d",
+        ),
+        Movie(
+            kb_id="m2",
+            title="Ronin",
+            year=1998,
+            genres=["action"],
+            directors=["John Frankenheimer"],
+            cast=["Robert De Niro"],
+            plot="Spies.",
+            doc="d",
+        ),
+        Movie(
+            kb_id="m3",
+            title="Scary Movie",
+            year=2000,
+            genres=["comedy"],
+            directors=["Keenen Ivory Wayans"],
+            cast=["Anna Faris"],
+            doc="d",
+        ),
+        Movie(
+            kb_id="m4",
+            title="The Conjuring",
+            year=2013,
+            genres=["horror"],
+            directors=["James Wan"],
+            cast=["Vera Farmiga"],
+            plot="Ghosts.",
+            doc="d",
+        ),
+    ]
+}
+VOCAB = Vocabulary.build(MOVIES.values())
+
+
+def seeker(text: str) -> tuple[str, str, tuple[str, ...]]:
+    return ("Seeker", text, ())
+
+
+def test_genres_and_people_from_a_sentence() -> None:
+    text = "I love scary movies and anything with Robert De Niro, maybe action too."
+    assert find_genres(text, VOCAB) == ["horror", "action"]
+    assert find_people(text, VOCAB) == ["Robert De Niro"]
+    assert find_genres("No genre words here.", VOCAB) == []
+
+
+def test_negation_makes_dislikes_and_summary_mentions_them() -> None:
+    prefs = extract_preferences([seeker("I like action movies. I don't like horror.")], VOCAB)
+    assert prefs.genres == ("action",) and prefs.disliked_genres == ("horror",)
+    summary = summarize_preferences(prefs, MOVIES)
+    assert "action movies" in summary and "dislikes horror movies" in summary
+    assert summarize_preferences(Preferences(), MOVIES) == ""
+
+
+def test_rejection_after_a_recommendation_and_titles_are_not_tastes() -> None:
+    turns = [
+        seeker("I'd like a comedy."),
+        ("Recommender", "You might like Scary Movie (2000).", ("m3",)),
+        seeker("Scary Movie is not for me. Something else?"),
+    ]
+    prefs = extract_preferences(turns, VOCAB, MOVIES)
+    assert prefs.rejected == ("m3",)
+    assert prefs.genres == ("comedy",)  # "Scary" inside the title is no taste for horror
+
+
+def test_retriever_ranks_by_preferences_and_excludes_rejected() -> None:
+    prefs = Preferences(genres=("action",), people=("Robert De Niro",))
+    ranking = rank_movies(prefs, MOVIES, VOCAB)
+    assert [k for k, _ in ranking][:2] == ["m2", "m1"]  # precise match first
+    rejected = Preferences(genres=("action",), people=("Robert De Niro",), rejected=("m2",))
+    assert "m2" not in [k for k, _ in rank_movies(rejected, MOVIES, VOCAB)]
+    assert rank_movies(Preferences(), MOVIES, VOCAB) == []  # no preference, no movie
+    assert choose_movie([], Preferences(), None) is None
+
+
+def test_retriever_keeps_the_current_candidate_while_it_ranks() -> None:
+    prefs = Preferences(genres=("action",))
+    ranking = rank_movies(prefs, MOVIES, VOCAB)
+    assert choose_movie(ranking, prefs, "m1") == "m1"
+    assert choose_movie(ranking, prefs, None) == ranking[0][0]
+    assert choose_movie(ranking, Preferences(genres=("action",), rejected=("m1",)), "m1") != "m1"
+
+
+def test_actor_templates_fill_facts_and_preferences() -> None:
+    heat = MOVIES["m1"]
+    prefs = Preferences(genres=("action",))
+    facts = fact_sentence(heat)
+    assert facts == (
+        "It's an action, crime movie from 1995, directed by Michael Mann, starring "
+        "Al Pacino, Robert De Niro. A group of robbers is chased by a detective."
+    )
+    credibility = compose_reply("Credibility", heat, prefs, MOVIES)
+    assert "Heat (1995)" in credibility and "Michael Mann" in credibility
+    for strategy in STRATEGIES:
+        reply = compose_reply(strategy, heat, prefs, MOVIES)
+        assert "Heat (1995)" in reply and "{" not in reply
+    assert "action movies" in compose_reply("Similarity", heat, prefs, MOVIES)
+    assert len(WITH_MOVIE) == 14
+
+
+def test_no_movie_gives_a_question() -> None:
+    none = Preferences()
+    for strategy in STRATEGIES:
+        reply = compose_reply(strategy, None, none, MOVIES)
+        assert reply.endswith("?")
+    assert compose_reply("Opinion Inquiry", None, none, MOVIES) == QUESTION_FIRST["Opinion Inquiry"]
+    assert compose_reply("Credibility", None, none, MOVIES).endswith(GENERIC_QUESTION_FIRST)
+    known = compose_reply("Preference Confirmation", None, Preferences(genres=("action",)), MOVIES)
+    assert "action movies" in known
+
+
+def test_registered_expert_set() -> None:
+    assert isinstance(EXPERTS, ExpertSet)
+
+
+@pytest.mark.slow
+def test_vocabulary_of_the_real_knowledge_base() -> None:
+    from agents.rule_experts import default_vocabulary
+
+    vocab = default_vocabulary()
+    assert {"action", "comedy", "sci-fi"} <= vocab.genres
+    assert find_genres("some science fiction please", vocab) == ["sci-fi"]
