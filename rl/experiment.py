@@ -1,0 +1,398 @@
+"""Experiments on the Planner: RL evidence (SFT vs SFT+RL over seeds and betas) and ablations.
+
+`run_rl_evidence`: for every seed, evaluate the starting (SFT) Planner greedily on held-out cases,
+then train it with RL once per beta and evaluate each result on the same cases with the same
+seed, so every comparison is paired. The report gives SR mean and spread per arm, the gap
+RL - SFT and whether it lies outside the seeds' spread (every RL seed above every SFT seed), and
+the breadth of the strategy distribution (policy entropy, effective number of strategies) per
+beta. Written as evidence.md, evidence.json and evidence.png.
+
+`run_ablations`: the full system and its ablations (no Planner, no Preference Reasoner, no Fact
+Retriever), SFT-only vs SFT+RL, random and majority planners, each rolled out on the same cases
+with the same seeds; the runs are compared with the evaluation suite's comparison table.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from rl.reinforce import (
+    EvalResult,
+    ReinforceTrainer,
+    RLConfig,
+    effective_count,
+    evaluate_policy,
+    roll_out,
+    summarise_eval,
+)
+from rso.strategies import STRATEGIES
+
+DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_BETAS = (0.01, 0.0)
+
+
+@dataclass
+class EvidenceConfig:
+    """Settings of the RL-evidence experiment."""
+
+    #: RL settings shared by every arm (init, cases, updates, lr...); seed, beta, out are set here.
+    rl: RLConfig
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    betas: tuple[float, ...] = DEFAULT_BETAS
+    #: Held-out case sets; each is evaluated for every arm.
+    eval_sets: tuple[str, ...] = ("inspired-test",)
+    out: Path = Path("runs/rl-evidence")
+
+
+@dataclass
+class ArmStats:
+    """One arm over the seeds: SR per seed, mean, spread and strategy breadth."""
+
+    name: str
+    success_rates: list[float]
+    strict_success_rates: list[float]
+    mean_turns: list[float]
+    policy_entropy: list[float]
+    effective_strategies: list[float]
+    strategy_shares: list[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        """Mean SR over the seeds."""
+        return statistics.fmean(self.success_rates)
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation of SR over the seeds."""
+        return statistics.pstdev(self.success_rates)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the arm as JSON-ready values, with its summary figures."""
+        data = asdict(self)
+        data.update(
+            sr_mean=self.mean,
+            sr_std=self.std,
+            sr_min=min(self.success_rates),
+            sr_max=max(self.success_rates),
+            strict_sr_mean=statistics.fmean(self.strict_success_rates),
+            turns_mean=statistics.fmean(self.mean_turns),
+            entropy_mean=statistics.fmean(self.policy_entropy),
+            effective_strategies_mean=statistics.fmean(self.effective_strategies),
+        )
+        return data
+
+
+def _arm(name: str, results: Sequence[EvalResult]) -> ArmStats:
+    shares = [
+        statistics.fmean(r.strategy_shares[i] for r in results) for i in range(len(STRATEGIES))
+    ]
+    return ArmStats(
+        name=name,
+        success_rates=[r.success_rate for r in results],
+        strict_success_rates=[r.strict_success_rate for r in results],
+        mean_turns=[r.mean_turns for r in results],
+        policy_entropy=[r.mean_policy_entropy for r in results],
+        effective_strategies=[r.effective_strategies for r in results],
+        strategy_shares=shares,
+    )
+
+
+def beta_label(beta: float) -> str:
+    """Return the arm name of SFT+RL with entropy bonus `beta`."""
+    return f"SFT+RL (beta={beta:g})"
+
+
+def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
+    """Run the experiment and write evidence.md / evidence.json / evidence.png; return the JSON."""
+    from rl.policy import load_planner
+
+    started = time.perf_counter()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.rl.init is None:
+        raise ValueError("the RL-evidence experiment needs a starting (SFT) checkpoint")
+    per_set: dict[str, dict[str, list[EvalResult]]] = {s: {} for s in config.eval_sets}
+    train_curves: dict[str, list[dict[str, Any]]] = {}
+    sft = load_planner(config.rl.init)
+    for seed in config.seeds:
+        for eval_set in config.eval_sets:
+            base = replace(config.rl, eval_cases=eval_set, seed=seed)  # type: ignore[arg-type]
+            result = evaluate_policy(sft, base, out / "eval" / f"sft-{eval_set}-seed{seed}")
+            per_set[eval_set].setdefault("SFT", []).append(result)
+        for beta in config.betas:
+            run_dir = out / f"rl-beta{beta:g}-seed{seed}"
+            rl_config = replace(
+                config.rl,
+                seed=seed,
+                beta=beta,
+                out=run_dir,
+                eval_cases=None,  # evaluated below, on every held-out set
+                progress=config.rl.progress,
+            )
+            trainer = ReinforceTrainer(rl_config)
+            summary = trainer.run()
+            train_curves[f"{beta_label(beta)} seed {seed}"] = summary.history
+            for eval_set in config.eval_sets:
+                eval_config = replace(rl_config, eval_cases=eval_set)  # type: ignore[arg-type]
+                tag = f"rl-beta{beta:g}-{eval_set}-seed{seed}"
+                result = evaluate_policy(trainer.policy, eval_config, out / "eval" / tag)
+                per_set[eval_set].setdefault(beta_label(beta), []).append(result)
+    report: dict[str, Any] = {
+        "config": {
+            "seeds": list(config.seeds),
+            "betas": list(config.betas),
+            "eval_sets": list(config.eval_sets),
+            "rl": config.rl.to_json(),
+        },
+        "sets": {},
+        "seconds": 0.0,
+    }
+    for eval_set, arms in per_set.items():
+        stats = {name: _arm(name, results) for name, results in arms.items()}
+        sft_stats = stats["SFT"]
+        comparisons = {}
+        for beta in config.betas:
+            rl_stats = stats[beta_label(beta)]
+            comparisons[beta_label(beta)] = {
+                "gap": rl_stats.mean - sft_stats.mean,
+                "paired_gaps": [
+                    a - b
+                    for a, b in zip(rl_stats.success_rates, sft_stats.success_rates, strict=True)
+                ],
+                # Strict reading of "outside the seeds' spread": the ranges do not overlap.
+                "outside_spread": min(rl_stats.success_rates) > max(sft_stats.success_rates),
+                "gap_over_spread": (rl_stats.mean - sft_stats.mean)
+                / max(1e-9, sft_stats.std + rl_stats.std),
+            }
+        report["sets"][eval_set] = {
+            "arms": {name: s.to_json() for name, s in stats.items()},
+            "comparisons": comparisons,
+        }
+    report["train_curves"] = train_curves
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (out / "evidence.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "evidence.md").write_text(evidence_markdown(report), encoding="utf-8")
+    plot_evidence(report, out / "evidence.png")
+    return report
+
+
+def evidence_markdown(report: dict[str, Any]) -> str:
+    """Render the evidence report as markdown tables."""
+    cfg = report["config"]
+    rl = cfg["rl"]
+    lines = [
+        "# RL evidence: SFT vs SFT+RL",
+        "",
+        f"Seeds {cfg['seeds']}; RL: {rl['updates']} updates x {rl['episodes_per_update']} "
+        f"episodes on {rl['cases']}, lr {rl['lr']}, gamma {rl['gamma']}, "
+        f"normalisation {rl['normalisation']}, reward baseline {rl['baseline']}, "
+        f"train {rl['train']}; seeker {rl['seeker']}, experts {rl['experts']}. "
+        "Evaluation: greedy Planner, every held-out case once per seed.",
+        "",
+    ]
+    for eval_set, data in report["sets"].items():
+        lines += [
+            f"## {eval_set}",
+            "",
+            "| arm | SR mean +- std | SR per seed | strict SR | turns | policy entropy "
+            "| effective strategies |",
+            "|---|---|---|---:|---:|---:|---:|",
+        ]
+        for name, arm in data["arms"].items():
+            per_seed = ", ".join(f"{x:.3f}" for x in arm["success_rates"])
+            lines.append(
+                f"| {name} | {arm['sr_mean']:.3f} +- {arm['sr_std']:.3f} | {per_seed} "
+                f"| {arm['strict_sr_mean']:.3f} | {arm['turns_mean']:.2f} "
+                f"| {arm['entropy_mean']:.3f} | {arm['effective_strategies_mean']:.2f} |"
+            )
+        lines += ["", "| comparison | gap (SR) | paired gaps | outside the seeds' spread |",
+                  "|---|---:|---|---|"]
+        for name, comp in data["comparisons"].items():
+            gaps = ", ".join(f"{g:+.3f}" for g in comp["paired_gaps"])
+            verdict = "yes" if comp["outside_spread"] else "no"
+            lines.append(f"| {name} - SFT | {comp['gap']:+.3f} | {gaps} | {verdict} |")
+        lines.append("")
+    lines.append(f"Wall time: {report['seconds']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_evidence(report: dict[str, Any], path: Path) -> Path:
+    """Bar chart of SR per arm (seeds as points) and strategy shares per arm, per held-out set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = list(report["sets"])
+    fig, axes = plt.subplots(len(sets), 2, figsize=(13, 4.5 * len(sets)), squeeze=False)
+    for row, eval_set in enumerate(sets):
+        arms = report["sets"][eval_set]["arms"]
+        names = list(arms)
+        ax = axes[row, 0]
+        ax.bar(names, [arms[n]["sr_mean"] for n in names], color="#9ecae1")
+        for i, n in enumerate(names):
+            points = arms[n]["success_rates"]
+            ax.scatter([i] * len(points), points, color="k", s=12)
+        ax.set_ylabel("success rate")
+        ax.set_title(f"{eval_set}: SR per arm (points: seeds)")
+        ax.tick_params(axis="x", labelsize=8)
+        ax = axes[row, 1]
+        bottom = [0.0] * len(names)
+        for i, strategy in enumerate(STRATEGIES):
+            heights = [arms[n]["strategy_shares"][i] for n in names]
+            ax.bar(names, heights, bottom=bottom, label=strategy)
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.set_title(f"{eval_set}: strategy distribution (greedy)")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- ablations ------------------------------------------------------------------------------------
+
+ArmName = Literal[
+    "full", "no-planner", "no-reasoner", "no-retriever", "sft", "sft+rl", "random", "majority"
+]
+ALL_ARMS: tuple[ArmName, ...] = (
+    "full", "no-planner", "no-reasoner", "no-retriever", "sft", "sft+rl", "random", "majority"
+)
+
+
+@dataclass
+class AblationConfig:
+    """Settings of the ablation/comparison experiment."""
+
+    #: The SFT Planner checkpoint.
+    sft: Path
+    #: The SFT+RL Planner checkpoint; None leaves the "sft+rl" arm out (and "full" uses SFT).
+    rl: Path | None = None
+    arms: tuple[ArmName, ...] = ALL_ARMS
+    cases: str = "inspired-test"
+    episodes: int | None = None
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    seeker: Literal["act", "llm"] = "act"
+    experts: Literal["rule", "llm"] = "rule"
+    max_turns: int = 10
+    concurrency: int = 4
+    out: Path = Path("runs/ablations")
+    #: Extra `Context` settings for every arm (model, base_url...).
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def arm_settings(name: ArmName, config: AblationConfig) -> tuple[str, dict[str, Any]]:
+    """Return the planner name and the Context overrides of one arm."""
+    best = str(config.rl or config.sft)
+    table: dict[str, tuple[str, dict[str, Any]]] = {
+        "full": (best, {}),
+        "no-planner": ("none", {}),
+        "no-reasoner": (best, {"use_reasoner": False}),
+        "no-retriever": (best, {"use_retriever": False}),
+        "sft": (str(config.sft), {}),
+        "sft+rl": (str(config.rl), {}),
+        "random": ("uniform", {}),
+        "majority": ("majority", {}),
+    }
+    if name not in table:
+        raise ValueError(f"unknown arm {name!r}; expected one of {', '.join(ALL_ARMS)}")
+    if name == "sft+rl" and config.rl is None:
+        raise ValueError("arm 'sft+rl' needs an RL checkpoint (--rl)")
+    return table[name]
+
+
+def run_ablations(config: AblationConfig) -> dict[str, Any]:
+    """Roll out every arm on the same cases and seeds; write the comparison table; return it."""
+    for checkpoint in (config.sft, config.rl):
+        if checkpoint is not None and not Path(checkpoint).exists():
+            raise FileNotFoundError(f"no Planner checkpoint at {checkpoint}")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rl_config = RLConfig(
+        init=None,
+        seeker=config.seeker,
+        experts=config.experts,
+        max_turns=config.max_turns,
+        concurrency=config.concurrency,
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    run_dirs: dict[str, list[Path]] = {}
+    for name in config.arms:
+        planner, overrides = arm_settings(name, config)
+        results = []
+        for seed in config.seeds:
+            run_dir = out / name / f"seed{seed}"
+            records = roll_out(
+                None,
+                cases=config.cases,
+                episodes=config.episodes,
+                seed=seed,
+                out=run_dir,
+                mode="greedy",
+                config=rl_config,
+                planner=planner,
+                overrides={**config.context, **overrides},
+            )
+            results.append(summarise_eval(records, None))
+            run_dirs.setdefault(name, []).append(run_dir)
+        stats = _arm(name, results)
+        rows[name] = {"planner": planner, "overrides": overrides, **stats.to_json()}
+    table = ablation_markdown(rows, config)
+    comparison = _evaluation_comparison(run_dirs, out)
+    report = {"config": _json_config(config), "arms": rows, "evaluation_comparison": comparison}
+    (out / "ablations.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "ablations.md").write_text(table, encoding="utf-8")
+    return report
+
+
+def _json_config(config: AblationConfig) -> dict[str, Any]:
+    data = asdict(config)
+    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+
+def _evaluation_comparison(run_dirs: dict[str, list[Path]], out: Path) -> str | None:
+    """Compare the arms' runs with the evaluation suite (all seeds of an arm pooled)."""
+    try:
+        from evaluation.report import compare_runs
+    except ImportError:
+        return None
+    path = out / "comparison.md"
+    compare_runs({name: dirs for name, dirs in run_dirs.items()}, path)
+    return str(path)
+
+
+def ablation_markdown(rows: dict[str, dict[str, Any]], config: AblationConfig) -> str:
+    """Render the comparison table of the arms."""
+    lines = [
+        "# Ablations and comparisons",
+        "",
+        f"Cases {config.cases}, seeds {list(config.seeds)}, seeker {config.seeker}, experts "
+        f"{config.experts}, greedy Planner, at most {config.max_turns} turns.",
+        "",
+        "| arm | planner | SR mean +- std | strict SR | turns | effective strategies |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name, row in rows.items():
+        lines.append(
+            f"| {name} | {Path(row['planner']).name or row['planner']} "
+            f"| {row['sr_mean']:.3f} +- {row['sr_std']:.3f} | {row['strict_sr_mean']:.3f} "
+            f"| {row['turns_mean']:.2f} | {row['effective_strategies_mean']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "ALL_ARMS",
+    "AblationConfig",
+    "EvidenceConfig",
+    "effective_count",
+    "run_ablations",
+    "run_rl_evidence",
+]

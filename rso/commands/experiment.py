@@ -1,0 +1,283 @@
+"""``rso train rl`` (RL of the Planner) and ``rso experiment`` (RL evidence, ablations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+experiment_app = typer.Typer(
+    help="Experiments: RL evidence (SFT vs SFT+RL) and ablations/comparisons.",
+    no_args_is_help=True,
+)
+
+CASE_SETS = ("inspired-train", "inspired-test", "redial-test")
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise typer.BadParameter(f"--{option} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def rl(
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Starting checkpoint (default: the SFT Planner, models/planner-sft)."),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="Start from an untrained head instead of a checkpoint.")
+    ] = False,
+    cases: Annotated[str, typer.Option(help="Training cases for the rollouts.")] = "inspired-train",
+    updates: Annotated[int, typer.Option(min=1)] = 10,
+    episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
+    beta: Annotated[float, typer.Option(min=0.0, help="Entropy bonus.")] = 0.01,
+    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount.")] = 0.999,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    baseline: Annotated[
+        bool, typer.Option(help="Subtract the batch's mean turn reward before discounting.")
+    ] = True,
+    normalisation: Annotated[
+        str, typer.Option(help="Return standardisation: episode (paper), batch or none.")
+    ] = "batch",
+    importance_clip: Annotated[float, typer.Option(help="Upper clip of pi/mu.")] = 2.0,
+    train: Annotated[str, typer.Option(help="head (frozen cached encoder) or top.")] = "head",
+    top_layers: Annotated[int, typer.Option(min=1, help="Trained blocks with --train top.")] = 1,
+    steps_per_update: Annotated[int, typer.Option(min=1)] = 1,
+    from_runs: Annotated[
+        list[Path] | None,
+        typer.Option("--from-runs", help="Learn from these logged runs instead of rolling out."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/rl"),
+    eval_cases: Annotated[
+        str, typer.Option(help="Held-out cases for the greedy evaluation, or 'none'.")
+    ] = "inspired-test",
+    eval_episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
+    eval_every: Annotated[int, typer.Option(min=0, help="Also evaluate every N updates.")] = 0,
+    seeker: Annotated[str, typer.Option(help="act (fast) or llm.")] = "act",
+    experts: Annotated[str, typer.Option(help="rule (fast) or llm.")] = "rule",
+    max_turns: Annotated[int, typer.Option(min=1)] = 10,
+    concurrency: Annotated[int, typer.Option(min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No per-update lines.")] = False,
+) -> None:
+    """Entropy-regularised REINFORCE of the Planner on simulated dialogues (or logged runs)."""
+    from rl.reinforce import RLConfig, train_rl
+
+    _choice("cases", cases, CASE_SETS)
+    _choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
+    _choice("normalisation", normalisation, ("episode", "batch", "none"))
+    _choice("train", train, ("head", "top"))
+    _choice("seeker", seeker, ("act", "llm"))
+    _choice("experts", experts, ("rule", "llm"))
+    config = RLConfig(
+        cases=cases,  # type: ignore[arg-type]
+        updates=updates,
+        episodes_per_update=episodes_per_update,
+        gamma=gamma,
+        beta=beta,
+        lr=lr,
+        baseline=baseline,
+        normalisation=normalisation,  # type: ignore[arg-type]
+        importance_clip=importance_clip,
+        train=train,  # type: ignore[arg-type]
+        top_layers=top_layers,
+        steps_per_update=steps_per_update,
+        seed=seed,
+        out=out,
+        from_runs=tuple(from_runs or ()),
+        eval_cases=None if eval_cases == "none" else eval_cases,  # type: ignore[arg-type]
+        eval_episodes=eval_episodes,
+        eval_every=eval_every,
+        seeker=seeker,  # type: ignore[arg-type]
+        experts=experts,  # type: ignore[arg-type]
+        max_turns=max_turns,
+        concurrency=concurrency,
+        resume=resume,
+        progress=not quiet and not as_json,
+    )
+    if fresh:
+        config.init = None
+    elif init is not None:
+        config.init = init
+    if config.init is not None and not (Path(config.init) / "planner.json").is_file():
+        raise _fail(
+            f"no Planner checkpoint at {config.init}; run `rso train sft` first, pass --init, "
+            "or --fresh"
+        )
+    try:
+        summary = train_rl(config)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(summary.to_json(), indent=2))
+        return
+    for tag, result in (("before", summary.eval_before), ("after", summary.eval_after)):
+        if result is not None:
+            typer.echo(
+                f"held-out {tag}: SR {result['success_rate']:.3f} strict "
+                f"{result['strict_success_rate']:.3f} turns {result['mean_turns']:.2f} "
+                f"effective strategies {result['effective_strategies']:.2f}"
+            )
+    typer.echo(f"checkpoint: {summary.checkpoint}; curves: {out / 'curves.png'}")
+
+
+@experiment_app.command("rl-evidence")
+def rl_evidence(
+    init: Annotated[
+        Path | None, typer.Option(help="SFT checkpoint (default models/planner-sft).")
+    ] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    betas: Annotated[str, typer.Option(help="Comma-separated entropy bonuses.")] = "0.01,0",
+    updates: Annotated[int, typer.Option(min=1)] = 10,
+    episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    normalisation: Annotated[str, typer.Option(help="episode, batch or none.")] = "batch",
+    baseline: Annotated[bool, typer.Option(help="Mean turn-reward baseline.")] = True,
+    redial: Annotated[bool, typer.Option(help="Also evaluate on redial-test.")] = False,
+    eval_episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1)] = 1,
+    out: Annotated[Path, typer.Option()] = Path("runs/rl-evidence"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """SFT vs SFT+RL on held-out cases over seeds, for each beta (fast simulation)."""
+    from rl.experiment import EvidenceConfig, run_rl_evidence
+    from rl.reinforce import RLConfig
+
+    _choice("normalisation", normalisation, ("episode", "batch", "none"))
+    rl_config = RLConfig(
+        updates=updates,
+        episodes_per_update=episodes_per_update,
+        lr=lr,
+        normalisation=normalisation,  # type: ignore[arg-type]
+        baseline=baseline,
+        eval_episodes=eval_episodes,
+        concurrency=concurrency,
+        progress=not as_json,
+    )
+    if init is not None:
+        rl_config.init = init
+    if rl_config.init is None or not (Path(rl_config.init) / "planner.json").is_file():
+        raise _fail(f"no SFT checkpoint at {rl_config.init}; run `rso train sft` or pass --init")
+    config = EvidenceConfig(
+        rl=rl_config,
+        seeds=_ints(seeds, "seeds"),
+        betas=_floats(betas, "betas"),
+        eval_sets=("inspired-test", "redial-test") if redial else ("inspired-test",),
+        out=out,
+    )
+    try:
+        report = run_rl_evidence(config)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in report.items() if k != "train_curves"}, indent=2))
+        return
+    typer.echo((out / "evidence.md").read_text(encoding="utf-8"))
+
+
+@experiment_app.command("ablations")
+def ablations(
+    sft: Annotated[
+        Path | None, typer.Option(help="SFT checkpoint (default models/planner-sft).")
+    ] = None,
+    rl_checkpoint: Annotated[
+        Path | None, typer.Option("--rl", help="SFT+RL checkpoint (e.g. runs/rl/planner).")
+    ] = None,
+    arms: Annotated[
+        str | None, typer.Option(help="Comma-separated arms (default: all).")
+    ] = None,
+    cases: Annotated[str, typer.Option()] = "inspired-test",
+    episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    seeker: Annotated[str, typer.Option(help="act (fast) or llm.")] = "act",
+    experts: Annotated[str, typer.Option(help="rule (fast) or llm.")] = "rule",
+    max_turns: Annotated[int, typer.Option(min=1)] = 10,
+    concurrency: Annotated[int, typer.Option(min=1)] = 4,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible /v1 URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for every LLM role.")] = None,
+    out: Annotated[Path, typer.Option()] = Path("runs/ablations"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Full system, no Planner/Reasoner/Retriever, SFT vs SFT+RL, random and majority planners."""
+    from rl.experiment import ALL_ARMS, AblationConfig, run_ablations
+    from rl.sft import DEFAULT_SFT_OUTPUT
+
+    _choice("cases", cases, CASE_SETS)
+    _choice("seeker", seeker, ("act", "llm"))
+    _choice("experts", experts, ("rule", "llm"))
+    chosen = tuple(a.strip() for a in arms.split(",")) if arms else ALL_ARMS
+    for arm in chosen:
+        _choice("arms", arm, ALL_ARMS)
+    if rl_checkpoint is None and arms is None:
+        chosen = tuple(a for a in chosen if a != "sft+rl")
+    context: dict[str, Any] = {}
+    if base_url is not None:
+        context["base_url"] = base_url
+    if model is not None:
+        context["model"] = model
+    config = AblationConfig(
+        sft=sft or DEFAULT_SFT_OUTPUT,
+        rl=rl_checkpoint,
+        arms=chosen,  # type: ignore[arg-type]
+        cases=cases,
+        episodes=episodes,
+        seeds=_ints(seeds, "seeds"),
+        seeker=seeker,  # type: ignore[arg-type]
+        experts=experts,  # type: ignore[arg-type]
+        max_turns=max_turns,
+        concurrency=concurrency,
+        out=out,
+        context=context,
+    )
+    try:
+        report = run_ablations(config)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo((out / "ablations.md").read_text(encoding="utf-8"))
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"--{option} must be comma-separated integers, got {text!r}"
+        ) from None
+    if not values:
+        raise typer.BadParameter(f"--{option} is empty")
+    return values
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"--{option} must be comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise typer.BadParameter(f"--{option} is empty")
+    return values
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``experiment`` to the app and ``rl`` to the ``train`` group."""
+    from rso.commands.train import train_app
+
+    # The train group invites later stages to attach themselves; registering here keeps the RL
+    # command beside the experiments that use it.
+    if not any(c.name == "rl" for c in train_app.registered_commands):
+        train_app.command("rl")(rl)
+    app.add_typer(experiment_app, name="experiment")
