@@ -450,6 +450,19 @@ def reason_preferences_node(state: Any, runtime: Any) -> dict[str, Any]:
     return {"preferences": summarize_preferences(prefs, movies_by_id())}
 
 
+@lru_cache(maxsize=8192)
+def default_ranking(prefs: Preferences, k: int) -> tuple[tuple[str, float], ...]:
+    """`rank_movies` over the default knowledge base, cached by preferences.
+
+    Ranking scans every movie of the liked genres (milliseconds a call), and rollouts reach the
+    same few preference sets over and over, so the fast simulation mode would spend most of its
+    time here without the cache.
+    """
+    from rso.data.movies import movies_by_id
+
+    return tuple(rank_movies(prefs, movies_by_id(), default_vocabulary(), k=k))
+
+
 def retrieve_facts_node(state: Any, runtime: Any) -> dict[str, Any]:
     """Rule Fact Retriever node: ranked list, the chosen movie and its facts from the record."""
     from agents.fact_retriever import record_facts
@@ -459,7 +472,7 @@ def retrieve_facts_node(state: Any, runtime: Any) -> dict[str, Any]:
     context = context_from(runtime)
     movies = movies_by_id()
     prefs, dialogue = _preferences_of(state.messages)
-    ranking = rank_movies(prefs, movies, default_vocabulary(), k=context.top_k)
+    ranking = list(default_ranking(prefs, context.top_k))
     chosen = choose_movie(ranking, prefs, dialogue.current)
     candidates = [kb_id for kb_id, _ in ranking[: context.n_candidates]]
     if chosen is not None and chosen not in candidates:

@@ -1,0 +1,172 @@
+"""The Actor: writes the recommender's reply under one strategy (or the generic prompt).
+
+One implementation serves the 14 strategy branches and the generic branch; the graph binds the
+strategy per branch. Replies are post-processed: cut at any role name, stripped of sentences that
+repeat the instructions, and cut after the last full sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from graph import models, resources
+from graph.context import Context, context_from
+from graph.routing import actor_node_name
+from graph.state import FallbackRecord, State
+from graph.utils import dialogue_turns, fallback, format_dialogue
+from prompts import actor as prompts
+from rso.strategies import Strategy
+
+#: A reply sharing this many consecutive words with an instruction or rule repeats it verbatim.
+LEAK_NGRAM = 6
+
+# A speaker name starts a new turn: the reply ends there (the model began writing the dialogue on).
+_ROLE_NAME = re.compile(
+    r"(?i)(?:^|(?<=\s)|(?<=[^\w\s]))(seeker|recommender|user|assistant|system)\s*:"
+)
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|$)")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+")
+# Tags and template braces copied from the prompt ("<movie number=1>", "{title}") are debris.
+_MARKUP = re.compile(r"\{+[^{}]*\}+|<[^<>]*>|[<>{}]")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold().replace("\u2019", "'"))
+
+
+def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+@cache
+def protected_ngrams() -> frozenset[tuple[str, ...]]:
+    """Return the word n-grams of every instruction and rule the reply must never repeat."""
+    texts: Iterable[str] = (
+        *prompts.STRATEGY_INSTRUCTIONS.values(),
+        prompts.GENERIC_INSTRUCTION,
+        prompts.MOVIE_RULE,
+        prompts.NO_MOVIE_RULE,
+        prompts.OWN_KNOWLEDGE_RULE,
+        *(line.lstrip("- ") for line in prompts.SYSTEM.splitlines() if line.startswith("- ")),
+    )
+    grams: set[tuple[str, ...]] = set()
+    for text in texts:
+        grams |= _ngrams(_words(text), LEAK_NGRAM)
+    return frozenset(grams)
+
+
+def leaks_instructions(text: str) -> bool:
+    """Return True when `text` repeats an instruction or rule verbatim (a 6-word run or more)."""
+    words = _words(text)
+    grams = protected_ngrams()
+    return any(
+        tuple(words[i : i + LEAK_NGRAM]) in grams for i in range(len(words) - LEAK_NGRAM + 1)
+    )
+
+
+def cut_at_role_name(text: str) -> str:
+    """Drop a leading speaker name, and everything from the next speaker name on."""
+    text = text.strip()
+    while (match := _ROLE_NAME.match(text)) is not None:
+        text = text[match.end() :].lstrip()
+    match = _ROLE_NAME.search(text)
+    return text[: match.start()].rstrip() if match else text
+
+
+def drop_half_sentence(text: str) -> str:
+    """Cut a trailing unfinished sentence, if there is a finished one before it."""
+    text = text.strip()
+    ends = list(_SENTENCE_END.finditer(text))
+    if not ends or ends[-1].end() == len(text):
+        return text
+    return text[: ends[-1].end()]
+
+
+def clean_reply(raw: str) -> tuple[str, bool]:
+    """Post-process a draft; returns the reply and whether sentences repeating instructions went."""
+    text = _MARKUP.sub(" ", cut_at_role_name(raw)).strip().strip('"').strip()
+    sentences = [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
+    kept = [s for s in sentences if not leaks_instructions(s)]
+    leaked = len(kept) < len(sentences)
+    reply = drop_half_sentence(" ".join(" ".join(kept).split()))
+    return reply, leaked
+
+
+def write_reply(
+    state: State, runtime: Runtime[Context], strategy: Strategy | None
+) -> dict[str, Any]:
+    """Write the reply under `strategy` (None = generic prompt) and detect the movies it names."""
+    context = context_from(runtime)
+    node = actor_node_name(strategy)
+    instruction = (
+        prompts.GENERIC_INSTRUCTION if strategy is None else prompts.STRATEGY_INSTRUCTIONS[strategy]
+    )
+    movie = resources.movies().get(state.chosen_movie) if state.chosen_movie else None
+    if movie is not None:
+        movie_rule, movie_block = prompts.MOVIE_RULE, f"{movie.display_title}\n{state.movie_facts}"
+    else:
+        movie_rule = prompts.NO_MOVIE_RULE if context.use_retriever else prompts.OWN_KNOWLEDGE_RULE
+        movie_block = prompts.NO_MOVIE
+    history = state.messages[-context.history_messages :]
+    user = prompts.USER.format(
+        dialogue=format_dialogue(dialogue_turns(history, context.max_message_chars)),
+        preferences=state.preferences or prompts.UNKNOWN_PREFERENCES,
+        movie=movie_block,
+    )
+    system = SystemMessage(prompts.SYSTEM.format(instruction=instruction, movie_rule=movie_rule))
+    settings = context.llm("actor")
+    model = models.load_chat_model(settings)
+    fallbacks: list[FallbackRecord] = []
+    reply = ""
+    for attempt in range(context.llm_max_retries + 1):
+        note = prompts.RETRY_NOTE if attempt else ""
+        draft = models.text_call(model, [system, HumanMessage(user + note)], retries=0)
+        reply, leaked = clean_reply(draft)
+        then = "regenerating" if attempt < context.llm_max_retries else "no attempts left"
+        if leaked:
+            removed = "removed those sentences" + ("" if reply else f"; {then}")
+            fallbacks.append(
+                fallback(state.turn, node, "the draft repeated the instructions", removed)
+            )
+        elif not reply:
+            fallbacks.append(fallback(state.turn, node, "empty draft", then))
+        if reply:
+            break
+    if not reply:
+        reply = (
+            prompts.FALLBACK_REPLY_WITH_MOVIE.format(title=movie.display_title)
+            if movie is not None
+            else prompts.FALLBACK_REPLY
+        )
+        fallbacks.append(
+            fallback(
+                state.turn,
+                node,
+                f"no usable draft in {context.llm_max_retries + 1} attempts",
+                "sent a fixed safe reply",
+            )
+        )
+    update: dict[str, Any] = {
+        "reply": reply,
+        "messages": [AIMessage(reply, name="recommender")],
+        "recommended": recommended_movies(reply, state.candidates),
+    }
+    if fallbacks:
+        update["fallbacks"] = fallbacks
+    return update
+
+
+def recommended_movies(reply: str, candidates: list[str]) -> list[str]:
+    """Return the candidates (kb_ids) whose titles the reply mentions."""
+    if not candidates:
+        return []
+    return list(resources.title_matcher().find_in_text(reply, candidates=candidates))

@@ -1,0 +1,109 @@
+"""The Planner node: reads the dialogue, picks a strategy from the policy, routes to its Actor.
+
+The policy network lives in `rl.policy`; this node loads a checkpoint lazily (cached per path),
+runs it in eval mode, and either samples the strategy (seeded per turn, so a rerun of the same
+dialogue draws the same strategy) or takes the argmax. Without a checkpoint the policy is uniform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from graph.context import Context, PlannerMode, context_from
+from graph.routing import ActorNode, actor_node_name
+from graph.state import State
+from graph.utils import dialogue_turns, format_dialogue
+from rso.strategies import STRATEGIES, Strategy
+
+if TYPE_CHECKING:
+    from rl.policy import PlannerPolicy
+
+logger = logging.getLogger("rso.graph.planner")
+
+
+class PlannerOutputError(RuntimeError):
+    """The policy returned something that is not a distribution over the 14 strategies."""
+
+
+@lru_cache(maxsize=1)
+def _announce_uniform() -> None:
+    logger.info("no Planner checkpoint set: using a uniform policy over the %d strategies", 14)
+
+
+@lru_cache(maxsize=4)
+def load_policy(path: str) -> PlannerPolicy:
+    """Load a Planner checkpoint once per path, in eval mode (dropout off)."""
+    from rl.policy import load_planner  # lazy: torch and the encoder load on first use
+
+    policy = load_planner(path)
+    policy.eval()
+    return policy
+
+
+def strategy_distribution(dialogue: str, checkpoint: str | None) -> list[float]:
+    """Return pi(. | dialogue) in `STRATEGIES` order; uniform when there is no checkpoint."""
+    if checkpoint is None:
+        _announce_uniform()
+        return [1.0 / len(STRATEGIES)] * len(STRATEGIES)
+    probs = [float(p) for p in load_policy(checkpoint).probabilities([dialogue])[0].tolist()]
+    if len(probs) != len(STRATEGIES):
+        raise PlannerOutputError(f"the Planner gave {len(probs)} probabilities, expected 14")
+    if not all(math.isfinite(p) and p >= 0 for p in probs) or abs(sum(probs) - 1.0) > 1e-3:
+        raise PlannerOutputError(f"the Planner's output is not a distribution: {probs}")
+    return probs
+
+
+def turn_uniform(seed: int, turn: int, dialogue: str) -> float:
+    """Return a uniform draw in [0, 1) fixed by the seed, the turn and the dialogue so far."""
+    digest = hashlib.sha256(f"{seed}\x1f{turn}\x1f{dialogue}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big")).random()
+
+
+def choose_strategy(probs: Sequence[float], mode: PlannerMode, uniform: float) -> int:
+    """Return the chosen index: the argmax, or the inverse-CDF draw of `uniform`."""
+    if mode == "greedy":
+        return max(range(len(probs)), key=lambda i: probs[i])  # first maximum on ties
+    total = sum(probs)
+    cumulative = 0.0
+    for index, p in enumerate(probs):
+        cumulative += p / total
+        if p > 0 and uniform < cumulative:
+            return index
+    return max(i for i, p in enumerate(probs) if p > 0)  # rounding left uniform above the sum
+
+
+def plan_strategy(state: State, runtime: Runtime[Context]) -> Command[ActorNode]:
+    """Choose this turn's strategy and route to its Actor branch (the generic one if ablated)."""
+    context = context_from(runtime)
+    if not context.use_planner:
+        update: dict[str, Any] = {
+            "strategy": None,
+            "strategy_probs": {},
+            "strategy_logprob": None,
+            "planner_input": "",
+        }
+        return Command(goto=actor_node_name(None), update=update)
+    dialogue = format_dialogue(dialogue_turns(state.messages))
+    probs = strategy_distribution(dialogue, context.planner_checkpoint)
+    index = choose_strategy(
+        probs, context.planner_mode, turn_uniform(context.seed, state.turn, dialogue)
+    )
+    strategy: Strategy = STRATEGIES[index]
+    return Command(
+        goto=actor_node_name(strategy),
+        update={
+            "strategy": strategy,
+            "strategy_probs": dict(zip(STRATEGIES, probs, strict=True)),
+            "strategy_logprob": math.log(probs[index]),
+            "planner_input": dialogue,
+        },
+    )

@@ -1,0 +1,207 @@
+"""Planner checkpoints: safetensors weights plus a JSON config, never pickle.
+
+A checkpoint may hold only the parameters that training changed (the head and the fine-tuned top
+blocks) and refer to the frozen base backbone by name, config fingerprint and a hash of its
+weights; that keeps a trained MiniLM Planner at a few MB, small enough to commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from rl.policy import (
+    IncompatibleCheckpointError,
+    PlannerConfig,
+    PlannerPolicy,
+    resolve_backbone,
+)
+from rso.strategies import STRATEGIES
+
+WEIGHTS_FILE = "planner.safetensors"
+CONFIG_FILE = "planner.json"
+FORMAT_VERSION = 1
+
+StorageDtype = Literal["float16", "float32"]
+_DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "float32": torch.float32}
+
+
+def weights_fingerprint(state: dict[str, torch.Tensor]) -> str:
+    """Return a short sha256 over names, shapes and fp32 values of the given tensors."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float32)
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _split_state(
+    policy: PlannerPolicy, trained_prefixes: Sequence[str] | None
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    state = policy.state_dict()
+    if trained_prefixes is None:
+        return dict(state), {}
+    for prefix in trained_prefixes:
+        if not any(name.startswith(prefix) for name in state):
+            raise ValueError(f"no Planner parameter starts with {prefix!r}")
+    saved = {n: t for n, t in state.items() if n.startswith(tuple(trained_prefixes))}
+    frozen = {n: t for n, t in state.items() if n not in saved}
+    return saved, frozen
+
+
+def save_checkpoint(
+    policy: PlannerPolicy,
+    directory: str | Path,
+    *,
+    trained_prefixes: Sequence[str] | None = None,
+    dtype: StorageDtype = "float32",
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write the Planner to `directory` (weights + config); `trained_prefixes` limits what is kept.
+
+    With `trained_prefixes` (e.g. ``["encoder.encoder.layer.5.", "head."]``) only those parameters
+    are written and the rest must come from the unchanged base backbone at load time.
+    """
+    from safetensors.torch import save_file
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"unknown storage dtype {dtype!r}; expected float16 or float32")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    saved, frozen = _split_state(policy, trained_prefixes)
+    tensors = {
+        name: (t.detach().cpu().to(_DTYPES[dtype]) if t.is_floating_point() else t.detach().cpu())
+        .contiguous()
+        .clone()
+        for name, t in saved.items()
+    }
+    config = {
+        "format_version": FORMAT_VERSION,
+        "labels": list(STRATEGIES),
+        "planner": policy.config.to_json(),
+        "backbone": {
+            "name": policy.config.backbone,
+            "config_fingerprint": policy.backbone_fingerprint(),
+            # Hash of what is NOT stored: loading onto other base weights would silently change
+            # the Planner, so it is refused instead.
+            "frozen_weights_fingerprint": weights_fingerprint(frozen) if frozen else None,
+        },
+        "stored": "partial" if trained_prefixes is not None else "full",
+        "stored_prefixes": list(trained_prefixes) if trained_prefixes is not None else None,
+        "dtype": dtype,
+        "metadata": metadata or {},
+    }
+    weights_tmp = directory / (WEIGHTS_FILE + ".tmp")
+    save_file(tensors, str(weights_tmp), metadata={"format": "pt"})
+    os.replace(weights_tmp, directory / WEIGHTS_FILE)
+    config_tmp = directory / (CONFIG_FILE + ".tmp")
+    config_tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(config_tmp, directory / CONFIG_FILE)
+    return directory
+
+
+def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
+    """Read and sanity-check a checkpoint's JSON config; raise on a missing or malformed file."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no Planner checkpoint at {directory} (missing {CONFIG_FILE})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise IncompatibleCheckpointError(f"{path}: invalid JSON ({exc.msg})") from None
+    for key in ("format_version", "labels", "planner", "backbone"):
+        if key not in config:
+            raise IncompatibleCheckpointError(f"{path}: missing key {key!r}")
+    if config["format_version"] != FORMAT_VERSION:
+        raise IncompatibleCheckpointError(
+            f"{path}: format version {config['format_version']}, this code reads {FORMAT_VERSION}"
+        )
+    if list(config["labels"]) != list(STRATEGIES):
+        raise IncompatibleCheckpointError(
+            f"{path}: label order {config['labels']} differs from the project's strategies "
+            f"{list(STRATEGIES)}; the head's rows would map to the wrong strategies"
+        )
+    return config
+
+
+def load_checkpoint(
+    directory: str | Path,
+    *,
+    backbone: str | None = None,
+    device: str | torch.device = "cpu",
+) -> PlannerPolicy:
+    """Rebuild a saved Planner in eval mode; `backbone`, if given, must be the checkpoint's own."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config = read_checkpoint_config(directory)
+    stored_backbone = str(config["backbone"]["name"])
+    if backbone is not None and resolve_backbone(backbone) != resolve_backbone(stored_backbone):
+        raise IncompatibleCheckpointError(
+            f"{directory}: trained on backbone {stored_backbone!r}, but {backbone!r} was requested"
+        )
+    planner_fields = dict(config["planner"])
+    planner_fields["labels"] = tuple(planner_fields.get("labels", STRATEGIES))
+    try:
+        planner_config = PlannerConfig(**planner_fields)
+    except TypeError as exc:
+        raise IncompatibleCheckpointError(f"{directory}: bad planner config ({exc})") from None
+    policy = PlannerPolicy(planner_config)
+    expected = config["backbone"]["config_fingerprint"]
+    if policy.backbone_fingerprint() != expected:
+        raise IncompatibleCheckpointError(
+            f"{directory}: backbone {stored_backbone!r} found here has config fingerprint "
+            f"{policy.backbone_fingerprint()}, the checkpoint was trained on {expected}"
+        )
+
+    weights_path = directory / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"no Planner weights at {weights_path}")
+    tensors = load_file(str(weights_path))
+    state = policy.state_dict()
+    unknown = sorted(set(tensors) - set(state))
+    if unknown:
+        raise IncompatibleCheckpointError(
+            f"{weights_path}: parameters not in this Planner: {', '.join(unknown[:5])}"
+        )
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(state[name].shape):
+            raise IncompatibleCheckpointError(
+                f"{weights_path}: {name} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(state[name].shape)}"
+            )
+    if config.get("stored") == "partial":
+        prefixes = tuple(config.get("stored_prefixes") or ())
+        expected_names = {n for n in state if n.startswith(prefixes)}
+        if expected_names != set(tensors):
+            missing = sorted(expected_names - set(tensors))
+            raise IncompatibleCheckpointError(
+                f"{weights_path}: missing trained parameters: {', '.join(missing[:5])}"
+            )
+        frozen = {n: t for n, t in state.items() if n not in expected_names}
+        frozen_expected = config["backbone"].get("frozen_weights_fingerprint")
+        if frozen_expected is not None and weights_fingerprint(frozen) != frozen_expected:
+            raise IncompatibleCheckpointError(
+                f"{directory}: the base weights of backbone {stored_backbone!r} differ from the "
+                "ones this Planner was fine-tuned on"
+            )
+    elif set(tensors) != set(state):
+        missing = sorted(set(state) - set(tensors))
+        raise IncompatibleCheckpointError(
+            f"{weights_path}: full checkpoint lacks: {', '.join(missing[:5])}"
+        )
+    with torch.no_grad():
+        for name, tensor in tensors.items():
+            state[name].copy_(tensor.to(state[name].dtype))
+    policy.to(device)
+    policy.eval()
+    return policy

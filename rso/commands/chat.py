@@ -1,0 +1,213 @@
+"""``rso chat``: talk with the recommender in the terminal, or answer one turn as JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+    from graph.builder import RecommenderGraph
+    from graph.context import Context
+
+_QUIT = {"quit", "exit", ":q", "bye!"}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _movie(kb_id: str | None) -> dict[str, str] | None:
+    from graph import resources
+
+    if kb_id is None:
+        return None
+    movie = resources.movies().get(kb_id)
+    return {"kb_id": kb_id, "title": movie.display_title if movie else kb_id}
+
+
+def turn_payload(out: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """Return the JSON-ready summary of one turn's output."""
+    strategy = out.get("strategy")
+    probs = out.get("strategy_probs") or {}
+    return {
+        "thread_id": thread_id,
+        "turn": out["turn"],
+        "reply": out["reply"],
+        "strategy": strategy,
+        "strategy_probability": probs.get(strategy) if strategy else None,
+        "strategy_logprob": out.get("strategy_logprob"),
+        "strategy_probs": probs,
+        "preferences": out.get("preferences", ""),
+        "chosen_movie": _movie(out.get("chosen_movie")),
+        "movie_facts": out.get("movie_facts", ""),
+        "recommended": [_movie(kb_id) for kb_id in out.get("recommended", [])],
+        "retrieved": [[kb_id, round(score, 4)] for kb_id, score in out.get("retrieved", [])],
+        "fallbacks": out.get("fallbacks", []),
+    }
+
+
+def _summary_line(payload: dict[str, Any]) -> str:
+    if payload["strategy"] is None:
+        strategy = "none (generic prompt)"
+    else:
+        strategy = f"{payload['strategy']} (p={payload['strategy_probability']:.2f})"
+    recommended = ", ".join(m["title"] for m in payload["recommended"]) or "-"
+    line = f"  [strategy: {strategy} | recommended: {recommended}"
+    if payload["fallbacks"]:
+        line += f" | fallbacks: {len(payload['fallbacks'])}"
+    return line + "]"
+
+
+def _run_turn(
+    session: RecommenderGraph, thread_id: str, text: str, context: Context
+) -> dict[str, Any]:
+    from langchain_core.messages import HumanMessage
+
+    from graph.llm_server import EmbeddedServerError
+    from graph.models import LLMError
+    from graph.nodes import InvalidTurnError
+    from graph.state import InputState
+
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    try:
+        out = session.invoke(InputState(messages=[HumanMessage(text)]), config, context=context)
+    except (InvalidTurnError, LLMError, EmbeddedServerError) as exc:
+        raise _fail(str(exc)) from None
+    return turn_payload(out, thread_id)
+
+
+def chat_command(
+    message: Annotated[
+        str | None,
+        typer.Option("--message", "-m", help="Answer this one seeker message and exit."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the turn as JSON (with --message).")
+    ] = False,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", help="Continue this saved session (default: a new one)."),
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Session database (default: <cache dir>/sessions.sqlite)."),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible /v1 URL (default: $RSO_BASE_URL, else embedded)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name for every LLM role (default: $RSO_MODEL).")
+    ] = None,
+    structured_method: Annotated[
+        str | None,
+        typer.Option(help="json_schema, json_mode or function_calling (default: per backend)."),
+    ] = None,
+    planner_checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Planner checkpoint (default: $RSO_PLANNER_CHECKPOINT, else uniform)."),
+    ] = None,
+    planner_mode: Annotated[
+        str | None, typer.Option(help="sample or greedy (default: $RSO_PLANNER_MODE, sample).")
+    ] = None,
+    no_planner: Annotated[
+        bool, typer.Option("--no-planner", help="Ablation: generic prompt, no strategy.")
+    ] = False,
+    no_reasoner: Annotated[
+        bool, typer.Option("--no-reasoner", help="Ablation: skip the Preference Reasoner.")
+    ] = False,
+    no_retriever: Annotated[
+        bool, typer.Option("--no-retriever", help="Ablation: skip the Fact Retriever.")
+    ] = False,
+    experts: Annotated[
+        str | None, typer.Option(help="Expert implementation: llm or rule (default: llm).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the Planner's draws.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """Chat with the recommender; each turn shows the strategy chosen and the movie recommended."""
+    from graph.builder import open_session_graph
+    from graph.context import Context, ContextError
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    overrides: dict[str, Any] = {
+        "base_url": base_url,
+        "model": model,
+        "structured_method": structured_method,
+        "planner_checkpoint": str(planner_checkpoint) if planner_checkpoint else None,
+        "planner_mode": planner_mode,
+        "experts": experts,
+        "seed": seed,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    for flag, field in (
+        (no_planner, "use_planner"),
+        (no_reasoner, "use_reasoner"),
+        (no_retriever, "use_retriever"),
+    ):
+        if flag:
+            overrides[field] = False
+    try:
+        context = Context.from_env(**overrides)
+    except ContextError as exc:
+        raise _fail(str(exc), 2) from None
+    if planner_checkpoint is not None and not planner_checkpoint.exists():
+        raise _fail(f"planner checkpoint not found: {planner_checkpoint}", 2)
+    if message is not None and not message.strip():
+        raise _fail("--message is empty: give the seeker's message", 2)
+    if as_json and message is None:
+        raise _fail("--json needs --message (one turn)", 2)
+    thread_id = thread or uuid.uuid4().hex[:12]
+    with open_session_graph(db) as session:
+        if message is not None:
+            payload = _run_turn(session, thread_id, message, context)
+            if as_json:
+                typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            else:
+                typer.echo(f"Recommender: {payload['reply']}\n{_summary_line(payload)}")
+            return
+        _interactive(session, thread_id, context, continuing=thread is not None)
+
+
+def _interactive(
+    session: RecommenderGraph, thread_id: str, context: Context, continuing: bool
+) -> None:
+    state = session.get_state({"configurable": {"thread_id": thread_id}})
+    history = list(state.values.get("messages", [])) if state.values else []
+    if continuing and history:
+        typer.echo(f"Continuing session {thread_id} ({len(history)} messages so far).")
+    else:
+        typer.echo(f"New session {thread_id} (continue it later with --thread {thread_id}).")
+    if context.use_planner and context.planner_checkpoint is None:
+        typer.echo("No Planner checkpoint: strategies are drawn uniformly.")
+    typer.echo("Type your message; 'quit' or Ctrl-D leaves.\n")
+    while True:
+        try:
+            text = input("You: ")
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
+            break
+        if text.strip().lower() in _QUIT:
+            break
+        if not text.strip():
+            typer.echo("  (type a message, or 'quit')")
+            continue
+        payload = _run_turn(session, thread_id, text, context)
+        typer.echo(f"Recommender: {payload['reply']}\n{_summary_line(payload)}\n")
+    typer.echo(f"Session saved as {thread_id}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rso chat`` to the CLI."""
+    app.command("chat")(chat_command)

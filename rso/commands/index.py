@@ -1,0 +1,125 @@
+"""``rso index build`` and ``rso index search``: the cached FAISS index of movie descriptions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rso.data.records import Movie
+
+index_app = typer.Typer(
+    help="Build and query the dense index of movie descriptions (all-MiniLM-L6-v2 + FAISS).",
+    no_args_is_help=True,
+)
+
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Cache root; the index goes in its index/ folder (default: $RSO_CACHE_DIR, .cache/).",
+    ),
+]
+
+
+def _index_dir(cache_root: Path | None) -> Path:
+    from retrieval.index import default_index_dir
+
+    return cache_root.expanduser() / "index" if cache_root else default_index_dir()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _load_movies() -> list[Movie]:
+    from rso.data.jsonl import DataFormatError
+    from rso.data.movies import load_movies
+
+    try:
+        return load_movies()
+    except (DataFormatError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@index_app.command("build")
+def build_command(
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if the cached index is up to date.")
+    ] = False,
+    cache_dir: CacheDirOption = None,
+    progress: Annotated[
+        bool, typer.Option("--progress", help="Show an embedding progress bar.")
+    ] = False,
+) -> None:
+    """Embed every movie description and save the index, unless an up-to-date one is cached."""
+    from retrieval.embedding import EmbeddingError, get_embedder
+    from retrieval.index import IndexLoadError, MovieIndex
+
+    directory = _index_dir(cache_dir)
+    movies = _load_movies()
+    try:
+        embedder = get_embedder(show_progress=progress)
+        if not force:
+            try:
+                index = MovieIndex.read(directory, movies, embedder)
+            except IndexLoadError as exc:
+                if exc.kind != "missing":
+                    typer.echo(f"rebuilding: {exc}", err=True)
+            else:
+                typer.echo(
+                    f"index up to date: {len(index):,} movies, {embedder.model_id}, {directory}"
+                )
+                return
+        started = time.perf_counter()
+        index = MovieIndex.build(movies, embedder)
+        index.save(directory)
+    except EmbeddingError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"built index of {len(index):,} movies with {embedder.model_id} in "
+        f"{time.perf_counter() - started:.1f} s: {directory}"
+    )
+
+
+@index_app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Free text: a title, a plot, a preference.")],
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Number of movies to show.")] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {rank, kb_id, title, score}.")
+    ] = False,
+    cache_dir: CacheDirOption = None,
+) -> None:
+    """Print the movies whose descriptions best match QUERY (builds the index if needed)."""
+    from retrieval.embedding import EmbeddingError, get_embedder
+    from retrieval.index import MovieIndex
+
+    movies = _load_movies()
+    try:
+        index = MovieIndex.load(_index_dir(cache_dir), movies, get_embedder())
+        hits = index.search(query, k)
+    except EmbeddingError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        rows = [
+            {"rank": h.rank, "kb_id": h.kb_id, "title": h.title, "score": round(h.score, 6)}
+            for h in hits
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    by_id = {m.kb_id: m for m in movies}
+    for hit in hits:
+        typer.echo(
+            f"{hit.rank:>3}  {hit.score:.3f}  {hit.kb_id:<28}  {by_id[hit.kb_id].display_title}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``index`` group to the ``rso`` app."""
+    app.add_typer(index_app, name="index")

@@ -1,0 +1,147 @@
+"""``rso rollout``: play a batch of simulated episodes into a resumable run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+CASE_SETS_HELP = "inspired-test (99), redial-test (198) or inspired-train (801)."
+
+
+def rollout(
+    out: Annotated[
+        Path, typer.Option("--out", help="Run directory, e.g. runs/NAME/ (created if missing).")
+    ],
+    cases: Annotated[str, typer.Option(help=CASE_SETS_HELP)] = "inspired-test",
+    seeker: Annotated[
+        str, typer.Option(help="Simulated seeker: act (fast, LLM-free) or llm.")
+    ] = "act",
+    experts: Annotated[
+        str, typer.Option(help="Recommender experts: rule (fast, LLM-free) or llm.")
+    ] = "rule",
+    planner: Annotated[
+        str, typer.Option(help="uniform, majority, none, or a Planner checkpoint path.")
+    ] = "uniform",
+    planner_mode: Annotated[
+        str | None, typer.Option(help="sample (draw the strategy) or greedy (argmax).")
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Episodes to play (default: one per case; more cycles)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Episodes in flight at once.")] = 4,
+    seed: Annotated[int, typer.Option(help="Run seed (per-episode seeds derive from it).")] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --out, skipping finished episodes."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Resume even if the run's settings differ.")
+    ] = False,
+    max_turns: Annotated[int, typer.Option(min=1, help="Most recommender turns per episode.")] = 10,
+    rewarder_samples: Annotated[
+        int, typer.Option(min=1, help="Rewarder samples per turn (LLM seeker).")
+    ] = 10,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible /v1 URL for every LLM role (default: embedded)."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for every LLM role.")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="graph (LangGraph) or direct (plain loop); default: direct in fast mode."
+        ),
+    ] = None,
+    shuffle_cases: Annotated[
+        bool, typer.Option("--shuffle-cases", help="Shuffle the case order with the seed.")
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other Context setting as FIELD=VALUE (repeatable), e.g. --set top_k=20.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Play simulated episodes (recommender -> seeker -> Rewarder) and log them to --out."""
+    from graph.context import ContextError
+    from rl.planners import PlannerSpecError
+    from rl.rollout import RolloutConfig, RunDirectoryError, run_rollouts
+
+    try:
+        overrides = _parse_settings(set_ or [])
+    except ContextError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from None
+    for name, value in (("base_url", base_url), ("model", model), ("planner_mode", planner_mode)):
+        if value is not None:
+            overrides[name] = value
+    try:
+        config = RolloutConfig(
+            out=out,
+            cases=cases,  # type: ignore[arg-type]  # validated by RolloutContext
+            seeker=seeker,  # type: ignore[arg-type]
+            experts=experts,  # type: ignore[arg-type]
+            planner=planner,
+            episodes=episodes,
+            concurrency=concurrency,
+            seed=seed,
+            resume=resume,
+            force=force,
+            max_turns=max_turns,
+            rewarder_samples=rewarder_samples,
+            engine=engine,  # type: ignore[arg-type]
+            shuffle_cases=shuffle_cases,
+            context=overrides,
+        )
+        config.rollout_context()  # validate every setting before touching the run directory
+        summary = run_rollouts(config, progress=not quiet)
+    except (ContextError, PlannerSpecError, RunDirectoryError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    figures = summary.as_dict()
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    typer.echo(
+        f"{summary.ran} episodes played ({summary.already_done} already done, "
+        f"{summary.failed} failed) in {summary.elapsed_s:.1f} s with the {summary.engine} engine: "
+        f"success {summary.success_rate:.3f}, strict {summary.strict_success_rate:.3f}, "
+        f"{summary.episodes_per_s:.2f} episodes/s, {summary.turns_per_s:.1f} turns/s"
+    )
+    if summary.excluded_cases:
+        typer.echo(
+            f"note: {len(summary.excluded_cases)} case(s) without a target genre were left out "
+            "(listed in manifest.json)"
+        )
+    typer.echo(f"episodes: {summary.episodes_path}\nmanifest: {summary.manifest_path}")
+
+
+def _parse_settings(items: list[str]) -> dict[str, Any]:
+    """Parse repeated FIELD=VALUE options into typed Context overrides."""
+    from graph.context import ENV_PREFIX, Context, ContextError
+
+    known = set(Context.field_docs())
+    raw: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip().lower()
+        if not sep or not name:
+            raise ContextError(f"expected FIELD=VALUE, got {item!r}")
+        if name not in known:
+            raise ContextError(f"unknown Context field {name!r} in {item!r}", name)
+        raw[ENV_PREFIX + name.upper()] = value
+    # The environment-variable parser already types and validates every field by name.
+    context = Context.from_env(raw)
+    names = [var.removeprefix(ENV_PREFIX).lower() for var in raw]
+    return {name: getattr(context, name) for name in names}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rso rollout`` to the CLI."""
+    app.command("rollout")(rollout)

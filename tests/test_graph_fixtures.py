@@ -1,0 +1,134 @@
+"""Shared offline fixtures of the recommender graph tests: a tiny movie KB, index and matcher."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import State
+from retrieval.titles import TitleMatcher
+from rso.data.records import Movie
+
+MOVIES = [
+    Movie(
+        kb_id="m1",
+        title="Alien",
+        year=1979,
+        genres=["Horror", "Sci-Fi"],
+        directors=["Ridley Scott"],
+        cast=["Sigourney Weaver", "Tom Skerritt"],
+        plot="The crew of a space freighter is hunted by a deadly alien creature.",
+        doc="Alien (1979) horror sci-fi space freighter crew hunted by a deadly alien creature",
+    ),
+    Movie(
+        kb_id="m2",
+        title="The Conjuring",
+        year=2013,
+        genres=["Horror", "Mystery"],
+        directors=["James Wan"],
+        cast=["Vera Farmiga", "Patrick Wilson"],
+        plot="Paranormal investigators help a family terrorized by a dark presence.",
+        doc="The Conjuring (2013) horror mystery paranormal investigators haunted farmhouse",
+    ),
+    Movie(
+        kb_id="m3",
+        title="Paddington",
+        year=2014,
+        genres=["Comedy", "Family"],
+        directors=["Paul King"],
+        cast=["Ben Whishaw", "Hugh Bonneville"],
+        plot="A young Peruvian bear travels to London in search of a home.",
+        doc="Paddington (2014) comedy family bear london home",
+    ),
+    Movie(
+        kb_id="m4",
+        title="Heat",
+        year=1995,
+        genres=["Crime", "Thriller"],
+        directors=["Michael Mann"],
+        cast=["Al Pacino", "Robert De Niro"],
+        plot="A detective hunts a professional thief planning one last heist in Los Angeles.",
+        doc="Heat (1995) crime thriller detective thief heist los angeles",
+    ),
+    Movie(
+        kb_id="m5",
+        title="Hereditary",
+        year=2018,
+        genres=["Horror", "Drama"],
+        directors=["Ari Aster"],
+        cast=["Toni Collette"],
+        plot="After the family matriarch dies, a grieving family uncovers terrifying secrets.",
+        doc="Hereditary (2018) horror drama grieving family terrifying secrets",
+    ),
+]
+BY_ID = {m.kb_id: m for m in MOVIES}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Same fields as retrieval.index.SearchHit."""
+
+    kb_id: str
+    title: str
+    score: float
+    rank: int
+
+
+class FakeIndex:
+    """Ranks the fixture movies by word overlap with the query (deterministic, instant)."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def search(self, text: str, k: int = 50) -> list[Hit]:
+        self.queries.append(text)
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        scored = [
+            (len(words & set(m.doc.lower().split())) / 10, i, m) for i, m in enumerate(MOVIES)
+        ]
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return [Hit(m.kb_id, m.title, s, r) for r, (s, _, m) in enumerate(scored[:k], start=1)]
+
+
+@pytest.fixture(name="world")
+def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
+    """Patch the knowledge base, the FAISS index and the title matcher with the fixtures."""
+    from graph import resources
+
+    index = FakeIndex()
+    matcher = TitleMatcher(MOVIES)
+    monkeypatch.setattr(resources, "movies", lambda: BY_ID)
+    monkeypatch.setattr(resources, "movie_index", lambda: index)
+    monkeypatch.setattr(resources, "title_matcher", lambda: matcher)
+    yield index
+
+
+def runtime(**changes: Any) -> Runtime[Context]:
+    """A node runtime with a test context (no retries unless asked)."""
+    return Runtime(context=Context(**({"llm_max_retries": 0} | changes)))
+
+
+def state(*texts: str, **fields: Any) -> State:
+    """A state whose messages alternate seeker/recommender, starting with the seeker."""
+    messages = [HumanMessage(t) if i % 2 == 0 else AIMessage(t) for i, t in enumerate(texts)]
+    turn = sum(isinstance(m, AIMessage) for m in messages)
+    return State(messages=messages, turn=turn, seeker_text=texts[-1] if texts else "", **fields)
+
+
+def test_fake_index_ranks_by_overlap() -> None:
+    hits = FakeIndex().search("a scary horror movie with a haunted farmhouse", k=3)
+    assert [h.kb_id for h in hits][0] == "m2"
+    assert [h.rank for h in hits] == [1, 2, 3]
+
+
+def test_title_matcher_over_the_fixtures_restricts_to_candidates() -> None:
+    matcher = TitleMatcher(MOVIES)
+    assert matcher.find_in_text("Try Heat or Alien.", ["m1"]) == ["m1"]
+    assert matcher.find_in_text("Try Heat (1995) or Alien (1979).") == ["m4", "m1"]

@@ -1,0 +1,74 @@
+"""`rso index build` and `rso index search` on the fixture knowledge base (no model needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import retrieval.embedding
+import rso.data.movies
+from retrieval.index import INDEX_FILE, META_FILE
+from rso.commands.index import register
+from tests.test_retrieval import HashingEmbedder, make_movie
+
+MOVIES = [
+    make_movie("m:1", "Star Wars", 1977, "A farm boy joins rebels and a wizard against an empire."),
+    make_movie("m:2", "Finding Nemo", 2003, "A clownfish father searches the ocean for his son."),
+    make_movie("m:3", "Heat", 1995, "A detective hunts a crew of bank robbers in Los Angeles."),
+]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(rso.data.movies, "load_movies", lambda: MOVIES)
+    monkeypatch.setattr(retrieval.embedding, "get_embedder", lambda **_: embedder)
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def _run(app: typer.Typer, *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_build_then_up_to_date_then_forced(cli: typer.Typer, tmp_path: Path) -> None:
+    first = _run(cli, "index", "build", "--cache-dir", str(tmp_path))
+    assert first.exit_code == 0, first.output
+    assert "built index of 3 movies" in first.output
+    assert (tmp_path / "index" / INDEX_FILE).is_file()
+    assert (tmp_path / "index" / META_FILE).is_file()
+    again = _run(cli, "index", "build", "--cache-dir", str(tmp_path))
+    assert "index up to date: 3 movies" in again.output
+    forced = _run(cli, "index", "build", "--force", "--cache-dir", str(tmp_path))
+    assert "built index of 3 movies" in forced.output
+
+
+def test_build_reports_why_it_rebuilds(cli: typer.Typer, tmp_path: Path) -> None:
+    _run(cli, "index", "build", "--cache-dir", str(tmp_path))
+    (tmp_path / "index" / INDEX_FILE).write_bytes(b"damaged")
+    result = _run(cli, "index", "build", "--cache-dir", str(tmp_path))
+    assert "rebuilding:" in result.output and "checksum" in result.output
+    assert "built index of 3 movies" in result.output
+
+
+def test_search_prints_json_and_table(cli: typer.Typer, tmp_path: Path) -> None:
+    result = _run(cli, "index", "search", "bank robbers detective", "-k", "2", "--json",
+                  "--cache-dir", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert [h["rank"] for h in hits] == [1, 2]
+    assert hits[0]["kb_id"] == "m:3" and hits[0]["title"] == "Heat"
+    assert set(hits[0]) == {"rank", "kb_id", "title", "score"}
+    table = _run(cli, "index", "search", "clownfish", "-k", "1", "--cache-dir", str(tmp_path))
+    assert "Finding Nemo (2003)" in table.output and "m:2" in table.output
+
+
+def test_search_rejects_k_below_one(cli: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["index", "search", "x", "-k", "0"])
+    assert result.exit_code != 0

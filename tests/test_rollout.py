@@ -1,0 +1,155 @@
+"""The batch rollout runner in the fast mode (act seeker + rule experts), and failed episodes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from graph.context import Context
+from graph.rollout import RolloutContext, RolloutError, find_case
+from rl.records import read_episodes
+from rl.rollout import (
+    EpisodePlan,
+    RolloutConfig,
+    RunDirectoryError,
+    plan_episodes,
+    run_episode,
+    run_rollouts,
+)
+from rso.data.eval_cases import load_eval_cases
+from rso.strategies import STRATEGIES
+from tests.fakes import ScriptedChatModel, patch_chat_model
+from tests.test_graph_turns import answer
+
+
+def fast_config(out: Path, **changes: object) -> RolloutConfig:
+    """A short fast-mode run: act seeker, rule experts, uniform Planner."""
+    values: dict[str, object] = {"out": out, "episodes": 4, "max_turns": 4, "concurrency": 2}
+    return RolloutConfig(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_fast_run_writes_episodes_and_manifest(tmp_path: Path) -> None:
+    summary = run_rollouts(fast_config(tmp_path / "run"), progress=False)
+    episodes = read_episodes(tmp_path / "run" / "episodes.jsonl")
+    assert summary.ran == len(episodes) == 4 and summary.failed == 0
+    usable = [c for c in load_eval_cases("inspired-test") if c.target_genres]
+    assert {e.case.case_id for e in episodes} == {c.case_id for c in usable[:4]}
+    for episode in episodes:
+        assert episode.status == "ok" and episode.error is None
+        assert 1 <= episode.n_turns == len(episode.turns) <= 4
+        assert episode.goal == f"genre:{episode.case.target_genres[0].lower()}"
+        assert episode.persona_id == episode.case.user_id
+        assert episode.turns[-1].done and not any(t.done for t in episode.turns[:-1])
+        assert episode.success == any(t.reward > 0.7 for t in episode.turns)
+        first = episode.turns[0]
+        assert first.planner_input == "Seeker: Hello."
+        assert first.strategy in STRATEGIES and len(first.probs) == 14
+        assert first.logprob == pytest.approx(-2.639, abs=1e-3)  # log(1/14): uniform
+        assert first.reply and first.seeker_reply and first.seeker_act
+        assert first.reward_samples == [first.reward]
+        for turn in episode.turns:
+            if turn.recommended:
+                assert turn.top and turn.recommended[0] in {k for k, _ in turn.top}
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["finished_at"]
+    assert manifest["settings"]["planner"] == "uniform" and manifest["seed"] == 0
+    assert manifest["settings_digest"] == episodes[0].settings_digest
+    assert manifest["engine"] == "direct"  # the fast mode's default engine
+    assert "api_key" not in manifest["settings"]["context"]
+    assert manifest["packages"]["langgraph"] and "commit" in manifest["git"]
+    assert manifest["excluded_cases"]["case_ids"]  # inspired-test has cases without a genre
+
+
+def test_same_seed_same_episodes_at_any_concurrency(tmp_path: Path) -> None:
+    one = run_rollouts(fast_config(tmp_path / "c1", episodes=6, concurrency=1), progress=False)
+    four = run_rollouts(fast_config(tmp_path / "c4", episodes=6, concurrency=4), progress=False)
+    by_id = {e.episode_id: e.model_dump() for e in one.episodes}
+    assert by_id == {e.episode_id: e.model_dump() for e in four.episodes}
+    other = run_rollouts(fast_config(tmp_path / "s1", episodes=6, seed=1), progress=False)
+    assert {e.episode_id for e in other.episodes}.isdisjoint(by_id)
+    replies = {tuple(t.reply for t in e.turns) for e in one.episodes}
+    assert replies != {tuple(t.reply for t in e.turns) for e in other.episodes}
+
+
+def test_both_engines_play_the_same_episode() -> None:
+    context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=3)
+    case = next(c for c in load_eval_cases("inspired-test") if c.target_genres)
+    plan = EpisodePlan(case, 0)
+    graph = run_episode(plan, context, run_seed=5)
+    direct = run_episode(plan, RolloutContext(**{**context.__dict__, "engine": "direct"}), 5)
+    assert graph.status == direct.status == "ok"
+    assert graph.model_dump() == direct.model_dump()
+
+
+def test_more_episodes_than_cases_cycle_with_new_indices() -> None:
+    cases = [c for c in load_eval_cases("inspired-test") if c.target_genres][:3]
+    plans, excluded = plan_episodes(cases, 7, seed=0)
+    assert [p.case.case_id for p in plans] == [c.case_id for c in cases] * 2 + [cases[0].case_id]
+    assert [p.index for p in plans] == [0, 0, 0, 1, 1, 1, 2]
+    assert len({p.episode_id(0) for p in plans}) == 7 and excluded == []
+    shuffled, _ = plan_episodes(cases, 3, seed=4, shuffle=True)
+    assert sorted(p.case.case_id for p in shuffled) == sorted(c.case_id for c in cases)
+
+
+def test_existing_run_needs_resume_and_same_settings(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_rollouts(fast_config(out, episodes=2), progress=False)
+    with pytest.raises(RunDirectoryError, match="--resume"):
+        run_rollouts(fast_config(out, episodes=2), progress=False)
+    with pytest.raises(RunDirectoryError, match="max_turns: 4 -> 5"):
+        run_rollouts(fast_config(out, episodes=2, max_turns=5, resume=True), progress=False)
+    forced = run_rollouts(
+        fast_config(out, episodes=3, max_turns=5, resume=True, force=True), progress=False
+    )
+    assert forced.already_done == 2 and forced.ran == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["max_turns"] == 5 and len(manifest["history"]) == 1
+
+
+def test_unknown_case_is_a_clear_error() -> None:
+    with pytest.raises(RolloutError, match="unknown case id 'inspired:nope'"):
+        find_case("inspired:nope")
+
+
+def _flaky_model(fail_on: set[int]) -> ScriptedChatModel:
+    """A fake LLM for every role (answering by role) that fails on the given calls."""
+    calls = 0
+
+    def reply(messages: list[BaseMessage]) -> object:
+        nonlocal calls
+        calls += 1
+        if calls in fail_on:
+            return ConnectionError("the model server went away")
+        return answer(messages)
+
+    return ScriptedChatModel(default=reply)
+
+
+def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Turn 0 of episode 0 makes two calls (Reasoner, Actor); the third call (turn 1) fails.
+    patch_chat_model(monkeypatch, _flaky_model({3}))
+    config = fast_config(
+        tmp_path / "run",
+        experts="llm",
+        episodes=2,
+        max_turns=2,
+        concurrency=1,
+        context={"use_retriever": False, "llm_max_retries": 0},
+    )
+    summary = run_rollouts(config, progress=False)
+    first, second = summary.episodes  # concurrency 1: in plan order
+    assert summary.ran == 2 and summary.failed == 1
+    assert first.status == "failed" and not first.success
+    assert first.error is not None and "went away" in first.error
+    assert first.n_turns == 1 and first.turns[0].reply  # the turn played before the failure
+    assert second.status == "ok" and second.n_turns == 2
+    on_disk = read_episodes(tmp_path / "run" / "episodes.jsonl")
+    assert [e.status for e in on_disk] == ["failed", "ok"]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert set(manifest["models"]) >= {"reasoner", "retriever", "actor"}
+    assert manifest["engine"] == "graph"
