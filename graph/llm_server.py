@@ -173,9 +173,16 @@ class EmbeddedServer:
             logs = cache_dir() / "logs"
             logs.mkdir(parents=True, exist_ok=True)
             self.log_path = logs / f"llama_server_{self.port}.log"
+        # llama.cpp's OpenMP threads spin while waiting; on a machine whose cores are shared with
+        # the caller (embedding, Planner) that starves decoding (measured: ~1 tok/s instead of ~60).
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
         try:
             self._wait_ready()
