@@ -53,6 +53,13 @@ if TYPE_CHECKING:
 SeekerMode = Literal["llm", "act"]
 SEEKER_MODES: Final[tuple[SeekerMode, ...]] = get_args(SeekerMode)
 
+#: When an episode ends early: "reward" = the paper's protocol, at the first turn reward above
+#: `SUCCESS_THRESHOLD`; "accept" = only when the seeker explicitly accepts or leaves. The act-level
+#: seeker always shows interest (0.8) before it accepts, so under "reward" its episodes would stop
+#: before any explicit acceptance and strict success could not be measured or learned.
+EndOn = Literal["reward", "accept"]
+END_ON: Final[tuple[EndOn, ...]] = get_args(EndOn)
+
 #: How graphs are executed: LangGraph's compiled graph, or the plain loop of `stream_direct`.
 EngineName = Literal["graph", "direct"]
 ENGINES: Final[tuple[EngineName, ...]] = get_args(EngineName)
@@ -93,6 +100,10 @@ class RolloutContext:
     seeker: SeekerMode = "act"
     #: Most recommender turns per episode (the method uses 10).
     max_turns: int = 10
+    #: When an episode ends before ``max_turns`` (see `EndOn`); None = "accept" for the act-level
+    #: seeker, "reward" (the paper's protocol) for the LLM seeker. SR is measured the same way in
+    #: both: the first turn whose reward exceeds `SUCCESS_THRESHOLD`.
+    end_on: EndOn | None = None
     #: Rewarder samples per turn (the method draws 10 at temperature 1.1); the act judge uses 1.
     rewarder_samples: int = 10
     #: Ask for all Rewarder samples in one request with ``n`` (vLLM honours it; with llama.cpp's
@@ -107,6 +118,11 @@ class RolloutContext:
         """Reject values no rollout can use, naming the field."""
         from rso.data.eval_cases import CASE_SETS
 
+        if isinstance(self.recommender, Mapping):
+            # A context sent as JSON (LangGraph server, Studio) nests the recommender's as a dict.
+            object.__setattr__(self, "recommender", Context.from_env(**self.recommender))
+        if not isinstance(self.recommender, Context):
+            raise ContextError("recommender must be a Context (or a mapping of its fields)")
         if self.seeker not in SEEKER_MODES:
             raise ContextError(f"seeker must be one of {', '.join(SEEKER_MODES)}", "seeker")
         if self.engine not in ENGINES:
@@ -115,10 +131,19 @@ class RolloutContext:
             raise ContextError(f"cases must be one of {', '.join(CASE_SETS)}", "cases")
         if self.max_turns < 1:
             raise ContextError(f"max_turns must be >= 1, got {self.max_turns}", "max_turns")
+        if self.end_on is not None and self.end_on not in END_ON:
+            raise ContextError(f"end_on must be one of {', '.join(END_ON)}", "end_on")
         if self.rewarder_samples < 1:
             raise ContextError(
                 f"rewarder_samples must be >= 1, got {self.rewarder_samples}", "rewarder_samples"
             )
+
+    @property
+    def resolved_end_on(self) -> EndOn:
+        """The episode-ending rule in force: `end_on`, or the seeker's default."""
+        if self.end_on is not None:
+            return self.end_on
+        return "accept" if self.seeker == "act" else "reward"
 
 
 def rollout_context_from(runtime: Any) -> RolloutContext:
@@ -130,11 +155,6 @@ def rollout_context_from(runtime: Any) -> RolloutContext:
         return RolloutContext()
     if isinstance(context, Mapping):
         values = dict(context)
-        recommender = values.pop("recommender", None)
-        if isinstance(recommender, Mapping):
-            values["recommender"] = Context.from_env(**recommender)
-        elif isinstance(recommender, Context):
-            values["recommender"] = recommender
         known = {f.name for f in dataclasses.fields(RolloutContext)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -539,7 +559,8 @@ def judge_turn(state: RolloutState, runtime: Runtime[RolloutContext]) -> Command
     output = state.recommender_output
     turn_index = len(state.turns)
     success = reward > SUCCESS_THRESHOLD
-    done = success or state.seeker_done or turn_index + 1 >= context.max_turns
+    ends_episode = strict if context.resolved_end_on == "accept" else success
+    done = ends_episode or state.seeker_done or turn_index + 1 >= context.max_turns
     probs: Mapping[str, float] = output.get("strategy_probs") or {}
     record = TurnRecord(
         turn=turn_index,

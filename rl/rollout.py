@@ -41,6 +41,7 @@ import numpy as np
 
 from graph.context import LLM_ROLES, Context, ExpertsMode, LLMRole
 from graph.rollout import (
+    EndOn,
     EngineName,
     RolloutContext,
     SeekerMode,
@@ -114,6 +115,9 @@ class RolloutConfig:
     force: bool = False
     #: Most recommender turns per episode.
     max_turns: int = 10
+    #: When an episode ends early: "reward" (paper: first reward > 0.7) or "accept" (explicit
+    #: acceptance or the seeker leaving); None = "accept" for the act seeker, else "reward".
+    end_on: EndOn | None = None
     #: Rewarder samples per turn (LLM seeker).
     rewarder_samples: int = 10
     #: One request with ``n`` samples for the Rewarder (else one request per sample).
@@ -165,6 +169,7 @@ class RolloutConfig:
             recommender=self.recommender_context(planner),
             seeker=self.seeker,
             max_turns=self.max_turns,
+            end_on=self.end_on,
             rewarder_samples=self.rewarder_samples,
             rewarder_n=self.rewarder_n,
             cases=self.cases,
@@ -185,6 +190,7 @@ class RolloutConfig:
             "planner": planner,
             "seed": self.seed,
             "max_turns": self.max_turns,
+            "end_on": self.rollout_context().resolved_end_on,
             "rewarder_samples": self.rewarder_samples,
             "rewarder_n": self.rewarder_n,
             "shuffle_cases": self.shuffle_cases,

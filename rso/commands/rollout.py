@@ -45,6 +45,13 @@ def rollout(
     rewarder_samples: Annotated[
         int, typer.Option(min=1, help="Rewarder samples per turn (LLM seeker).")
     ] = 10,
+    end_on: Annotated[
+        str | None,
+        typer.Option(
+            help="End an episode at the first reward > 0.7 ('reward', the paper) or only on "
+            "explicit acceptance ('accept'); default: accept for --seeker act, else reward."
+        ),
+    ] = None,
     base_url: Annotated[
         str | None,
         typer.Option(help="OpenAI-compatible /v1 URL for every LLM role (default: embedded)."),
@@ -94,6 +101,7 @@ def rollout(
             resume=resume,
             force=force,
             max_turns=max_turns,
+            end_on=end_on,  # type: ignore[arg-type]  # validated by RolloutContext
             rewarder_samples=rewarder_samples,
             engine=engine,  # type: ignore[arg-type]
             shuffle_cases=shuffle_cases,
