@@ -22,10 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: install
+	$(BIN)/rso index build
 	$(BIN)/rso demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/rso index build
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation

@@ -50,11 +50,19 @@ def load_policy(path: str) -> PlannerPolicy:
 
 
 def strategy_distribution(dialogue: str, checkpoint: str | None) -> list[float]:
-    """Return pi(. | dialogue) in `STRATEGIES` order; uniform when there is no checkpoint."""
+    """Return pi(. | dialogue) in `STRATEGIES` order; uniform when there is no checkpoint.
+
+    `checkpoint` is a Planner name of `rl.planners`: a checkpoint path, "majority" or
+    "memory:<key>" (a policy registered with `rl.planners.register_policy`).
+    """
     if checkpoint is None:
         _announce_uniform()
         return [1.0 / len(STRATEGIES)] * len(STRATEGIES)
-    probs = [float(p) for p in load_policy(checkpoint).probabilities([dialogue])[0].tolist()]
+    # Baselines ("majority"), live policies ("memory:<key>") and checkpoints, resolved in one
+    # place; a neural policy's forward passes are batched across concurrent episodes there.
+    from rl.planners import planner_source
+
+    probs = [float(p) for p in planner_source(checkpoint).distributions([dialogue])[0]]
     if len(probs) != len(STRATEGIES):
         raise PlannerOutputError(f"the Planner gave {len(probs)} probabilities, expected 14")
     if not all(math.isfinite(p) and p >= 0 for p in probs) or abs(sum(probs) - 1.0) > 1e-3:

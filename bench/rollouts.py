@@ -196,6 +196,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="rso-bench-") as tmp:
         workdir = Path(tmp)
@@ -233,9 +234,11 @@ def main() -> None:
         write_results(
             args.section,
             f"Command: `{command.strip()}` on {platform.machine()}, "
-            f"{os.cpu_count()} CPUs; LLM backend: {backend}. Fast mode = act-level seeker + rule "
-            f"experts + uniform Planner, INSPIRED train cases, at most 10 turns; LLM mode = LLM "
-            f"seeker, LLM experts and LLM Rewarder ({args.rewarder_samples} samples a turn), "
+            f"{os.cpu_count()} CPUs, load average {load_at_start:.1f} at start (a shared "
+            f"machine: LLM figures vary with it); LLM backend: {backend}. Fast mode = "
+            f"act-level seeker + rule experts + uniform Planner, INSPIRED train cases, at most "
+            f"10 turns; LLM mode = LLM seeker, LLM experts and LLM Rewarder "
+            f"({args.rewarder_samples} samples a turn), "
             f"{args.llm_max_turns} turns at most.\n\n{rendered}\n\n{verdict}\n",
         )
 

@@ -144,7 +144,10 @@ class Context:
 
     # --- planner ----------------------------------------------------------------------------------
     planner_checkpoint: str | None = _field(
-        None, "Planner checkpoint path; None = a uniform policy over the 14 strategies."
+        None,
+        "Planner: a checkpoint path; None = uniform over the 14 strategies; 'majority' = the "
+        "most frequent INSPIRED train strategy; 'memory:<key>' = a live policy registered with "
+        "rl.planners.register_policy (see rl/planners.py).",
     )
     planner_mode: PlannerMode = _field(
         "sample", "sample = draw the strategy (seeded per turn); greedy = argmax."

@@ -24,11 +24,12 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
@@ -219,11 +220,19 @@ def registered_policy(policy: PlannerPolicy | PolicyPlanner) -> Iterator[str]:
 # --- resolution ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
+#: One batching wrapper per loaded policy object (the loader caches the policies per path).
+_wrappers: weakref.WeakKeyDictionary[Any, PolicyPlanner] = weakref.WeakKeyDictionary()
+
+
 def _checkpoint_planner(path: str) -> PolicyPlanner:
     from agents.planner import load_policy  # cached per path, in eval mode
 
-    return PolicyPlanner(load_policy(path))
+    policy = load_policy(path)
+    with _registry_lock:
+        planner = _wrappers.get(policy)
+        if planner is None:
+            planner = _wrappers[policy] = PolicyPlanner(policy)
+    return planner
 
 
 def planner_source(spec: str) -> StrategySource:

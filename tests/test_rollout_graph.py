@@ -95,6 +95,9 @@ def test_context_sent_as_json_is_read_and_checked() -> None:
         rollout_context_from(Runtime())
     with pytest.raises(ContextError, match="max_turns must be >= 1"):
         RolloutContext(max_turns=0)
+    # The LangGraph server builds the dataclass itself, the nested settings still as a dict.
+    served = RolloutContext(recommender={"experts": "rule", "top_k": 20})  # type: ignore[arg-type]
+    assert isinstance(served.recommender, Context) and served.recommender.top_k == 20
 
 
 def test_langgraph_json_serves_the_rollout_graph() -> None:

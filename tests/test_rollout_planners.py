@@ -160,3 +160,26 @@ def test_registry_names_and_cleanup() -> None:
         assert planner_source(other) is planner
     with pytest.raises(PlannerSpecError):
         planner_source(other)
+
+
+def test_a_checkpoint_path_is_loaded_once_and_batched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import agents.planner
+
+    policy = CountingPolicy()
+    loaded: list[str] = []
+
+    def load(path: str) -> CountingPolicy:
+        loaded.append(path)
+        return policy
+
+    monkeypatch.setattr(agents.planner, "load_policy", load)
+    checkpoint = tmp_path / "planner"
+    checkpoint.mkdir()
+    episodes = run(tmp_path, "ckpt", planner=str(checkpoint), concurrency=4)
+    turns = [t for e in episodes for t in e.turns]
+    assert sum(policy.calls) == len(turns) and set(loaded) == {str(checkpoint)}
+    assert all(t.probs[STRATEGIES.index("Credibility")] == pytest.approx(0.5) for t in turns)
+    manifest = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())
+    assert manifest["settings"]["context"]["planner_checkpoint"] == str(checkpoint)
