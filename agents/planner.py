@@ -55,7 +55,7 @@ def strategy_distribution(dialogue: str, checkpoint: str | None) -> list[float]:
     `checkpoint` is a Planner name of `rl.planners`: a checkpoint path, "majority" or
     "memory:<key>" (a policy registered with `rl.planners.register_policy`).
     """
-    if checkpoint is None:
+    if checkpoint is None or checkpoint == "uniform":
         _announce_uniform()
         return [1.0 / len(STRATEGIES)] * len(STRATEGIES)
     # Baselines ("majority"), live policies ("memory:<key>") and checkpoints, resolved in one

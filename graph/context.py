@@ -51,6 +51,13 @@ class ContextError(ValueError):
         self.field_name = field_name
 
 
+def _default_planner_checkpoint() -> str | None:
+    """Return the committed warm-up Planner when this checkout has it, else None (uniform)."""
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    return str(DEFAULT_PLANNER_DIR) if (DEFAULT_PLANNER_DIR / "planner.json").is_file() else None
+
+
 def _field(default: Any, doc: str) -> Any:
     # The default and the doc live in metadata; `_env_defaults` turns the default into a factory
     # that applies the field's RSO_* variable, and `rso chat --help` and Studio can show the doc.
@@ -144,8 +151,9 @@ class Context:
 
     # --- planner ----------------------------------------------------------------------------------
     planner_checkpoint: str | None = _field(
-        None,
-        "Planner: a checkpoint path; None = uniform over the 14 strategies; 'majority' = the "
+        _default_planner_checkpoint(),
+        "Planner: a checkpoint path (default: the committed warm-up Planner, models/planner-sft); "
+        "None or 'uniform' = uniform over the 14 strategies; 'majority' = the "
         "most frequent INSPIRED train strategy; 'memory:<key>' = a live policy registered with "
         "rl.planners.register_policy (see rl/planners.py).",
     )

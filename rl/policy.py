@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from rso.paths import REPO_ROOT
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 _MINILM_NAMES = frozenset({DEFAULT_BACKBONE, "sentence-transformers/all-MiniLM-L6-v2"})
 
 #: The committed warm-up Planner, written by ``rso train sft`` (the recommender's default).
-DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
 
 #: Environment variable naming another backbone (a local encoder directory or a cached hub id).
 BACKBONE_ENV = "RSO_PLANNER_BACKBONE"

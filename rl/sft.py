@@ -36,7 +36,6 @@ from tqdm.auto import tqdm
 from rl.baselines import most_frequent_baseline, tfidf_logreg_baseline
 from rl.checkpoint import StorageDtype, save_checkpoint
 from rl.policy import (
-    DEFAULT_PLANNER_DIR,
     PlannerConfig,
     PlannerPolicy,
     Pooling,
@@ -45,7 +44,7 @@ from rl.policy import (
     load_planner,
 )
 from rso.data.records import PlannerSample, Split
-from rso.paths import REPO_ROOT, cache_dir
+from rso.paths import DEFAULT_PLANNER_DIR, REPO_ROOT, cache_dir
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
 TrainMode = Literal["frozen", "partial", "full"]

@@ -8,6 +8,9 @@ from pathlib import Path
 #: The repository root (the project is installed in editable mode from it).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: The committed supervised (warm-up) Planner checkpoint: the recommender's default policy.
+DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
+
 
 def raw_data_dir() -> Path:
     """Raw public datasets: ``$RSO_RAW_DATA``, else ``../shared/data`` beside the repository."""

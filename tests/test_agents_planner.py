@@ -112,3 +112,16 @@ def test_a_saved_checkpoint_drives_the_greedy_choice(tmp_path) -> None:
         planner.load_policy.cache_clear()
     assert command.goto == "actor_credibility"
     assert command.update["strategy_probs"]["Credibility"] > 0.9
+
+
+def test_default_context_uses_the_committed_sft_planner(monkeypatch) -> None:
+    from graph.context import Context
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    monkeypatch.delenv("RSO_PLANNER_CHECKPOINT", raising=False)
+    assert Context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
+    command = plan_strategy(state("Hello.", "Hi! What kind of movies do you like?", "Comedies."),
+                            runtime(planner_checkpoint=Context().planner_checkpoint))
+    probs = list(command.update["strategy_probs"].values())
+    assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+    assert max(probs) > 2 / 14  # a trained policy, not the uniform fallback

@@ -16,6 +16,7 @@ from tests.test_graph_turns import answer
 def app(monkeypatch, tmp_path, world) -> typer.Typer:
     monkeypatch.setenv("RSO_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("RSO_LLM_MAX_RETRIES", "0")
+    monkeypatch.setenv("RSO_PLANNER_CHECKPOINT", "uniform")
     patch_chat_model(monkeypatch, ScriptedChatModel(default=answer))
     application = typer.Typer()
     application.callback()(lambda: None)  # keep "chat" a subcommand, as in the real CLI

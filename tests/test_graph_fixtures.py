@@ -111,8 +111,9 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
 
 
 def runtime(**changes: Any) -> Runtime[Context]:
-    """A node runtime with a test context (no retries unless asked)."""
-    return Runtime(context=Context(**({"llm_max_retries": 0} | changes)))
+    """A node runtime with a test context (no retries, uniform Planner unless asked)."""
+    defaults = {"llm_max_retries": 0, "planner_checkpoint": None}
+    return Runtime(context=Context(**(defaults | changes)))
 
 
 def state(*texts: str, **fields: Any) -> State:

@@ -15,7 +15,7 @@ from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.test_graph_fixtures import world_fixture  # noqa: F401
 
-FAST = Context(llm_max_retries=0, seed=3)
+FAST = Context(llm_max_retries=0, seed=3, planner_checkpoint=None)  # uniform Planner
 
 
 def answer(messages):

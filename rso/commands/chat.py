@@ -189,7 +189,7 @@ def _interactive(
         typer.echo(f"Continuing session {thread_id} ({len(history)} messages so far).")
     else:
         typer.echo(f"New session {thread_id} (continue it later with --thread {thread_id}).")
-    if context.use_planner and context.planner_checkpoint is None:
+    if context.use_planner and context.planner_checkpoint in (None, "uniform"):
         typer.echo("No Planner checkpoint: strategies are drawn uniformly.")
     typer.echo("Type your message; 'quit' or Ctrl-D leaves.\n")
     while True:
