@@ -13,7 +13,7 @@ DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
 
 
 def raw_data_dir() -> Path:
-    """Raw public datasets: ``$RSO_RAW_DATA``, else ``../shared/data`` beside the repository."""
+    """Return the raw datasets folder: ``$RSO_RAW_DATA``, else ``../shared/data``."""
     env = os.environ.get("RSO_RAW_DATA")
     if env:
         return Path(env).expanduser()
@@ -24,12 +24,12 @@ def raw_data_dir() -> Path:
 
 
 def processed_data_dir() -> Path:
-    """Compact processed files committed with the repository: ``$RSO_DATA_DIR`` or ``data/``."""
+    """Return the committed processed data folder: ``$RSO_DATA_DIR`` or ``data/``."""
     return Path(os.environ.get("RSO_DATA_DIR", REPO_ROOT / "data")).expanduser()
 
 
 def cache_dir() -> Path:
-    """Derived, rebuildable artifacts (indexes, embeddings): ``$RSO_CACHE_DIR`` or ``.cache/``."""
+    """Return the cache of rebuildable artifacts (indexes): ``$RSO_CACHE_DIR`` or ``.cache/``."""
     path = Path(os.environ.get("RSO_CACHE_DIR", REPO_ROOT / ".cache")).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path

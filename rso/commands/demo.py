@@ -1,9 +1,9 @@
 """``rso demo``: the main job on the embedded defaults, end to end, in a few minutes on a CPU.
 
-1. checks the processed datasets, 2. loads (or builds) the movie index and runs a sample search,
-3. holds a scripted 3-turn conversation with the recommender (embedded SmolLM2, SFT Planner), printing
-each turn's strategy and recommendation, 4. runs a small batch of simulated episodes (act-level
-seeker, embedded LLM experts) and prints the evaluation table.
+1. checks the processed datasets; 2. loads (or builds) the movie index and runs a sample search;
+3. holds a scripted 3-turn conversation with the recommender (embedded SmolLM2, SFT Planner),
+printing each turn's strategy and recommendation; 4. runs a small batch of simulated episodes
+(act-level seeker, embedded LLM experts) and prints the evaluation table.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def _done(started: float) -> None:
 
 
 def demo_command(
-    episodes: Annotated[int, typer.Option(help="Simulated episodes in the batch (0 skips it).")] = 5,
+    episodes: Annotated[
+        int, typer.Option(help="Simulated episodes in the batch (0 skips it).")
+    ] = 5,
     max_turns: Annotated[int, typer.Option(help="Most recommender turns per episode.")] = 4,
     out: Annotated[
         Path, typer.Option(help="Run directory of the batch (replaced on every demo).")
@@ -47,13 +49,20 @@ def demo_command(
     from graph.context import Context
     from rl.rollout import RolloutConfig, run_rollouts
     from rso.commands.chat import _run_turn, _summary_line
-    from rso.data.check import run_check
+    from rso.commands.data import _print_report
+    from rso.data.check import check
 
     started = _step("1/4 datasets (processed files in data/)")
-    report = run_check()
+    report = check()
     if not report.ok:
+        _print_report(report)
         raise typer.Exit(1)
-    typer.echo(f"   {report.summary()}")
+    counts = {(r.dataset, r.measure): r.processed for r in report.rows}
+    typer.echo(
+        f"   {len(report.rows)} checks passed: INSPIRED dialogs "
+        f"{counts.get(('inspired-train', 'dialogs'))}/{counts.get(('inspired-valid', 'dialogs'))}/"
+        f"{counts.get(('inspired-test', 'dialogs'))}, movies {counts.get(('movies', 'movies'))}"
+    )
     _done(started)
 
     started = _step("2/4 movie knowledge index (built once, then loaded from the cache)")
@@ -98,7 +107,7 @@ def demo_command(
         max_turns=max_turns,
     )
     summary = run_rollouts(config, progress=True)
-    metrics = evaluate_run(out, out, name="demo")
+    metrics = evaluate_run(out, out, name="demo", max_turns=max_turns)
     typer.echo(metrics_table({"demo": metrics}))
     typer.echo(f"   episodes, report.md and plots in {out}/ ({summary.elapsed_s:.0f} s)")
     _done(started)

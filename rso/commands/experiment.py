@@ -14,6 +14,11 @@ experiment_app = typer.Typer(
 )
 
 CASE_SETS = ("inspired-train", "inspired-test", "redial-test")
+END_ON_CHOICES = ("reward", "accept", "default")
+END_ON_HELP = (
+    "When an episode ends early: reward (the paper: first turn reward > 0.7), accept (explicit "
+    "acceptance or the seeker leaving) or default (the seeker's own default)."
+)
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -65,6 +70,7 @@ def rl(
     seeker: Annotated[str, typer.Option(help="act (fast) or llm.")] = "act",
     experts: Annotated[str, typer.Option(help="rule (fast) or llm.")] = "rule",
     max_turns: Annotated[int, typer.Option(min=1)] = 10,
+    end_on: Annotated[str, typer.Option(help=END_ON_HELP)] = "reward",
     concurrency: Annotated[int, typer.Option(min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-update lines.")] = False,
@@ -78,6 +84,7 @@ def rl(
     _choice("train", train, ("head", "top"))
     _choice("seeker", seeker, ("act", "llm"))
     _choice("experts", experts, ("rule", "llm"))
+    _choice("end-on", end_on, END_ON_CHOICES)
     config = RLConfig(
         cases=cases,  # type: ignore[arg-type]
         updates=updates,
@@ -100,6 +107,7 @@ def rl(
         seeker=seeker,  # type: ignore[arg-type]
         experts=experts,  # type: ignore[arg-type]
         max_turns=max_turns,
+        end_on=None if end_on == "default" else end_on,  # type: ignore[arg-type]
         concurrency=concurrency,
         resume=resume,
         progress=not quiet and not as_json,
