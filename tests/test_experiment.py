@@ -9,11 +9,13 @@ import pytest
 
 from rl.experiment import (
     AblationConfig,
+    EvidenceConfig,
     _arm,
     arm_settings,
     evidence_markdown,
+    protocol_label,
 )
-from rl.reinforce import EvalResult, effective_count, strategy_shares
+from rl.reinforce import EvalResult, RLConfig, effective_count, strategy_shares
 
 
 def _result(sr: float, shares: list[float]) -> EvalResult:
@@ -43,13 +45,17 @@ def test_arm_statistics_and_markdown() -> None:
         "sets": {"inspired-test": {
             "arms": {"SFT": sft.to_json(), rl.name: rl.to_json()},
             "comparisons": {rl.name: {"gap": 0.2, "paired_gaps": [0.2, 0.2],
-                                      "outside_spread": True}},
+                                      "outside_spread": True, "strict_gap": 0.1,
+                                      "strict_outside_spread": True, "turns_gap": -0.5}},
         }},
         "seconds": 1.0,
     }
     text = evidence_markdown(report)
     assert "| SFT | 0.550 +- 0.050 | 0.500, 0.600 |" in text
-    assert "| SFT+RL (beta=0.01) - SFT | +0.200 | +0.200, +0.200 | yes |" in text
+    comparison = "| SFT+RL (beta=0.01) - SFT | +0.200 | +0.200, +0.200 | yes | +0.100 | yes |"
+    assert comparison + " -0.50 |" in text
+    # Strict SR is shown with its spread over the seeds, beside SR.
+    assert "| SFT+RL (beta=0.01) | 0.750 +- 0.050 | 0.700, 0.800 | 0.375 +- 0.025 |" in text
     assert math.isclose(rl.to_json()["effective_strategies_mean"], 1.0)
 
 
@@ -66,3 +72,22 @@ def test_ablation_arms_map_to_planners_and_switches(tmp_path: Path) -> None:
         arm_settings("sft+rl", AblationConfig(sft=tmp_path / "sft"))
     with pytest.raises(ValueError, match="unknown arm"):
         arm_settings("bogus", config)  # type: ignore[arg-type]
+
+
+def test_evidence_protocols_pair_every_case_set_with_every_ending_rule() -> None:
+    rl = RLConfig(init=None, end_on="reward")
+    assert EvidenceConfig(rl=rl).protocols() == [("inspired-test", "reward")]
+    both = EvidenceConfig(
+        rl=rl, eval_sets=("inspired-test", "redial-test"), eval_end_on=("reward", "accept")
+    )
+    assert both.protocols() == [
+        ("inspired-test", "reward"), ("inspired-test", "accept"),
+        ("redial-test", "reward"), ("redial-test", "accept"),
+    ]
+    assert protocol_label("inspired-test", "accept") == "inspired-test, episodes end on accept"
+    assert protocol_label("inspired-test", None) == "inspired-test"
+
+
+def test_rl_config_refuses_unknown_ending_rule() -> None:
+    with pytest.raises(ValueError, match="end_on must be one of"):
+        RLConfig(init=None, end_on="never").validate()  # type: ignore[arg-type]

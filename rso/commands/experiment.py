@@ -44,7 +44,7 @@ def rl(
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
     beta: Annotated[float, typer.Option(min=0.0, help="Entropy bonus.")] = 0.01,
     gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount.")] = 0.999,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     baseline: Annotated[
         bool, typer.Option(help="Subtract the batch's mean turn reward before discounting.")
     ] = True,
@@ -71,7 +71,7 @@ def rl(
     experts: Annotated[str, typer.Option(help="rule (fast) or llm.")] = "rule",
     max_turns: Annotated[int, typer.Option(min=1)] = 10,
     end_on: Annotated[str, typer.Option(help=END_ON_HELP)] = "reward",
-    concurrency: Annotated[int, typer.Option(min=1)] = 1,
+    concurrency: Annotated[int, typer.Option(min=1)] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-update lines.")] = False,
 ) -> None:
@@ -147,12 +147,18 @@ def rl_evidence(
     betas: Annotated[str, typer.Option(help="Comma-separated entropy bonuses.")] = "0.01,0",
     updates: Annotated[int, typer.Option(min=1)] = 10,
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
-    lr: Annotated[float, typer.Option()] = 1e-3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     normalisation: Annotated[str, typer.Option(help="episode, batch or none.")] = "batch",
     baseline: Annotated[bool, typer.Option(help="Mean turn-reward baseline.")] = True,
+    train: Annotated[str, typer.Option(help="head (frozen cached encoder) or top.")] = "head",
+    end_on: Annotated[str, typer.Option(help=END_ON_HELP + " Training rollouts.")] = "reward",
+    eval_end_on: Annotated[
+        str,
+        typer.Option(help="Comma-separated ending rules of the evaluations (first = primary)."),
+    ] = "reward,accept",
     redial: Annotated[bool, typer.Option(help="Also evaluate on redial-test.")] = False,
     eval_episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1)] = 1,
+    concurrency: Annotated[int, typer.Option(min=1)] = 8,
     out: Annotated[Path, typer.Option()] = Path("runs/rl-evidence"),
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -161,8 +167,15 @@ def rl_evidence(
     from rl.reinforce import RLConfig
 
     _choice("normalisation", normalisation, ("episode", "batch", "none"))
+    _choice("train", train, ("head", "top"))
+    _choice("end-on", end_on, END_ON_CHOICES)
+    eval_rules = tuple(r.strip() for r in eval_end_on.split(",") if r.strip())
+    for rule in eval_rules:
+        _choice("eval-end-on", rule, ("reward", "accept"))
     rl_config = RLConfig(
         updates=updates,
+        train=train,  # type: ignore[arg-type]
+        end_on=None if end_on == "default" else end_on,  # type: ignore[arg-type]
         episodes_per_update=episodes_per_update,
         lr=lr,
         normalisation=normalisation,  # type: ignore[arg-type]
@@ -180,6 +193,7 @@ def rl_evidence(
         seeds=_ints(seeds, "seeds"),
         betas=_floats(betas, "betas"),
         eval_sets=("inspired-test", "redial-test") if redial else ("inspired-test",),
+        eval_end_on=eval_rules or None,  # type: ignore[arg-type]
         out=out,
     )
     try:
