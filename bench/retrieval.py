@@ -68,12 +68,13 @@ def make_queries(movies: list[Movie], count: int, seed: int) -> list[str]:
     return out
 
 
-def numpy_search(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+def numpy_search(matrix: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute force: one matrix product, argpartition for the top k, then sort those k."""
-    scores = queries @ matrix.T
+    scores = np.atleast_2d(queries) @ matrix.T
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
-    return np.take_along_axis(top, order, axis=1)
+    rows = np.take_along_axis(top, order, axis=1)
+    return rows, np.take_along_axis(scores, rows, axis=1)
 
 
 def cpu_work_probe(movies: list[Movie], count: int, seed: int) -> dict[str, float]:
@@ -178,7 +179,7 @@ def main() -> None:
         [index.kb_ids.index(h.kb_id) for h in hits]
         for hits in index.search_vectors(vectors[:20], k)
     ]
-    numpy_ids = numpy_search(matrix, vectors[:20], k)
+    numpy_ids, _ = numpy_search(matrix, vectors[:20], k)
     agreement = float(
         np.mean(
             [len(set(a) & set(b.tolist())) / k for a, b in zip(faiss_ids, numpy_ids, strict=True)]
@@ -192,12 +193,12 @@ def main() -> None:
             single_embed.append(timed(lambda: index.search(text, k))[0])  # noqa: B023
             query = vectors[n : n + 1]
             single_faiss.append(timed(lambda: index.search_vectors(query, k))[0])  # noqa: B023
-            single_numpy.append(timed(lambda: numpy_search(matrix, query, k))[0])  # noqa: B023
+            single_numpy.append(timed(lambda: index.hits(*numpy_search(matrix, query, k)))[0])  # noqa: B023
         for start in range(0, len(queries) - batch + 1, batch):
             texts, block = queries[start : start + batch], vectors[start : start + batch]
             batch_embed.append(timed(lambda: index.search_batch(texts, k))[0])  # noqa: B023
             batch_faiss.append(timed(lambda: index.search_vectors(block, k))[0])  # noqa: B023
-            batch_numpy.append(timed(lambda: numpy_search(matrix, block, k))[0])  # noqa: B023
+            batch_numpy.append(timed(lambda: index.hits(*numpy_search(matrix, block, k)))[0])  # noqa: B023
     rss_end = peak_rss_mb()
     load_after = os.getloadavg()
     probe = cpu_work_probe(movies, args.probe_docs, args.seed) if args.probe_docs else {}

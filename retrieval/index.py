@@ -79,16 +79,18 @@ def _import_faiss() -> Any:
     return faiss
 
 
-def _search_threads() -> int:
-    """OpenMP threads for a FAISS search: ``$RSO_FAISS_THREADS``, default 1.
+def _search_threads(n_queries: int = 1) -> int:
+    """Return the OpenMP threads of a search: ``$RSO_FAISS_THREADS``, else 1 or all cores.
 
-    One thread by default: a search takes well under a millisecond per query, and on a 2-core
-    machine shared with the embedding model and the LLM server, OpenMP workers spinning for the
-    second core cost more than they gain (see bench/RESULTS.md).
+    One thread for a single query: it takes well under a millisecond, and on a 2-core machine
+    shared with the embedding model and the LLM server, OpenMP workers spinning for the second
+    core cost more than they gain. A batch is one matrix product plus per-query top-k selection,
+    which both parallelise: with one thread it ran at half the speed of numpy's threaded BLAS
+    (see bench/RESULTS.md).
     """
     raw = os.environ.get(THREADS_ENV)
     if not raw:
-        return 1
+        return 1 if n_queries <= 1 else max(1, os.cpu_count() or 1)
     try:
         return max(1, int(raw))
     except ValueError:
@@ -379,8 +381,12 @@ class MovieIndex:
             raise ValueError("query vectors contain NaN or infinity")
         faiss = _import_faiss()
         k = min(k, len(self))
-        with _omp_threads(faiss, _search_threads()):
+        with _omp_threads(faiss, _search_threads(len(queries))):
             scores, rows = self._index.search(np.ascontiguousarray(queries), k)
+        return self.hits(rows, scores)
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[list[SearchHit]]:
+        """Turn ranked ``(n, k)`` row ids and scores into `SearchHit` lists (row -1 = no hit)."""
         return [
             [
                 SearchHit(
