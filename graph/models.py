@@ -32,6 +32,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
+from prompts.corrections import STRUCTURED_CORRECTION, TEXT_CORRECTION
+
 if TYPE_CHECKING:
     import httpx
 
@@ -47,16 +49,9 @@ STRUCTURED_METHODS: tuple[StructuredMethod, ...] = get_args(StructuredMethod)
 #: The model name the embedded SmolLM2 server answers to (it answers to any name, in fact).
 EMBEDDED_MODEL_NAME = "smollm2-135m"
 
+
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
-# Shown to the model after a malformed structured reply: its answer is repeated back to it with
-# the parse error, which changes the prompt so that a retry at temperature 0 is not a replay.
-_STRUCTURED_CORRECTION = (
-    "Your previous reply could not be used: {error}\n"
-    "Reply again with only one JSON object that matches this JSON schema, with no other text:\n"
-    "{schema}"
-)
-_TEXT_CORRECTION = "Your previous reply was empty. Please answer the last message."
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
@@ -246,7 +241,7 @@ def structured_call(
         conversation = [
             *conversation,
             AIMessage(content=raw or ""),
-            HumanMessage(content=_STRUCTURED_CORRECTION.format(error=error, schema=schema_text)),
+            HumanMessage(content=STRUCTURED_CORRECTION.format(error=error, schema=schema_text)),
         ]
     return StructuredResult(value=None, error=error, attempts=retries + 1, raw=raw)
 
@@ -264,7 +259,7 @@ def text_call(model: BaseChatModel, messages: Sequence[BaseMessage], retries: in
         conversation = [
             *conversation,
             AIMessage(content=""),
-            HumanMessage(content=_TEXT_CORRECTION),
+            HumanMessage(content=TEXT_CORRECTION),
         ]
     return ""
 
