@@ -11,6 +11,7 @@ import hashlib
 import logging
 import math
 import random
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,19 @@ def _announce_uniform() -> None:
     logger.info("no Planner checkpoint set: using a uniform policy over the %d strategies", 14)
 
 
-@lru_cache(maxsize=4)
+# Concurrent episodes ask for the policy at the same moment on their first turn; without the
+# lock each thread would load its own copy of the encoder before the cache is filled.
+_load_lock = threading.Lock()
+
+
 def load_policy(path: str) -> PlannerPolicy:
     """Load a Planner checkpoint once per path, in eval mode (dropout off)."""
+    with _load_lock:
+        return _load_policy(path)
+
+
+@lru_cache(maxsize=4)
+def _load_policy(path: str) -> PlannerPolicy:
     from rl.policy import load_planner  # lazy: torch and the encoder load on first use
 
     policy = load_planner(path)

@@ -102,14 +102,14 @@ def test_a_saved_checkpoint_drives_the_greedy_choice(tmp_path) -> None:
         policy.head.bias.zero_()
         policy.head.bias[STRATEGIES.index("Credibility")] = 5.0
     save_checkpoint(policy, tmp_path / "planner", trained_prefixes=["head."])
-    planner.load_policy.cache_clear()
+    planner._load_policy.cache_clear()
     try:
         ctx = runtime(planner_checkpoint=str(tmp_path / "planner"), planner_mode="greedy")
         command = plan_strategy(state("Hello.", "Hi!", "Tell me about a movie"), ctx)
         loaded = planner.load_policy(str(tmp_path / "planner"))
         assert not loaded.training  # eval mode: dropout off for inference
     finally:
-        planner.load_policy.cache_clear()
+        planner._load_policy.cache_clear()
     assert command.goto == "actor_credibility"
     assert command.update["strategy_probs"]["Credibility"] > 0.9
 
