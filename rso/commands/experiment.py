@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+NumberT = TypeVar("NumberT", int, float)
 
 experiment_app = typer.Typer(
     help="Experiments: RL evidence (SFT vs SFT+RL) and ablations/comparisons.",
@@ -271,23 +274,21 @@ def ablations(
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"--{option} must be comma-separated integers, got {text!r}"
-        ) from None
-    if not values:
-        raise typer.BadParameter(f"--{option} is empty")
-    return values
+    return _comma_separated(text, option, int, "integers")
 
 
 def _floats(text: str, option: str) -> tuple[float, ...]:
+    return _comma_separated(text, option, float, "numbers")
+
+
+def _comma_separated(
+    text: str, option: str, parse: Callable[[str], NumberT], kind: str
+) -> tuple[NumberT, ...]:
     try:
-        values = tuple(float(x) for x in text.split(",") if x.strip())
+        values = tuple(parse(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise typer.BadParameter(
-            f"--{option} must be comma-separated numbers, got {text!r}"
+            f"--{option} must be comma-separated {kind}, got {text!r}"
         ) from None
     if not values:
         raise typer.BadParameter(f"--{option} is empty")
