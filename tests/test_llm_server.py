@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +129,135 @@ def test_missing_model_file_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.gguf"
     with pytest.raises(EmbeddedServerError, match="nowhere.gguf"):
         EmbeddedServer(missing).start()
+
+
+# --- the server never outlives its parent --------------------------------------------------------
+
+# A stand-in for the server: cheap, long-running, and it leaves a note when it is asked to stop.
+_CHILD = """
+import pathlib, signal, sys, time
+marker = pathlib.Path(sys.argv[1])
+def stopped(signum, frame):
+    marker.with_suffix(".terminated").write_text("SIGTERM")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stopped)
+marker.with_suffix(".ready").write_text("ready")
+time.sleep(120)
+"""
+
+# The parent: starts the child with the server's spawn helper (from the main thread or from a
+# short-lived worker thread, as a rollout pool does), prints its pid, then waits to be killed.
+_PARENT = """
+import pathlib, sys, threading, time
+from graph.llm_server import spawn_tied_child
+marker, how = sys.argv[1], sys.argv[2]
+command = [sys.executable, "-c", sys.argv[3], marker]
+if how == "thread":
+    box = []
+    worker = threading.Thread(target=lambda: box.append(spawn_tied_child(command)))
+    worker.start()
+    worker.join()  # the thread that started the child is gone: the child must stay
+    child = box[0]
+else:
+    child = spawn_tied_child(command)
+ready = pathlib.Path(marker).with_suffix(".ready")
+deadline = time.monotonic() + 60
+while not ready.exists() and time.monotonic() < deadline:
+    time.sleep(0.02)
+time.sleep(0.3)
+print(child.pid, child.poll(), flush=True)
+time.sleep(120)
+"""
+
+
+def _start_parent(tmp_path: Path, how: str) -> tuple[subprocess.Popen[str], int, Path]:
+    marker = tmp_path / "child.marker"
+    root = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(marker), how, _CHILD],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().split()
+        assert len(line) == 2, "the parent did not start its child"
+        pid, code = int(line[0]), line[1]
+        assert code == "None" and not _process_gone(pid)  # the child runs
+    except BaseException:
+        parent.kill()
+        parent.wait()
+        raise
+    return parent, pid, marker
+
+
+def _wait_gone(pid: int, within_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if _process_gone(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill_leftover(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_to_the_parent_stops_the_server_then_the_parent_ends_as_sigterm(
+    tmp_path: Path,
+) -> None:
+    parent, pid, marker = _start_parent(tmp_path, "main")
+    try:
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == -signal.SIGTERM  # default status, not a clean exit
+        assert _wait_gone(pid)
+        # Stopped by the parent's cleanup (SIGTERM), not by the death signal (SIGKILL).
+        assert marker.with_suffix(".terminated").read_text() == "SIGTERM"
+    finally:
+        _kill_leftover(pid)
+        parent.kill()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
+@pytest.mark.parametrize("how", ["main", "thread"])
+def test_sigkill_to_the_parent_takes_the_server_down(tmp_path: Path, how: str) -> None:
+    parent, pid, marker = _start_parent(tmp_path, how)
+    try:
+        parent.kill()
+        assert parent.wait(timeout=30) == -signal.SIGKILL
+        assert _wait_gone(pid)
+        assert not marker.with_suffix(".terminated").exists()  # no cleanup code ran
+    finally:
+        _kill_leftover(pid)
+
+
+def test_sigterm_cleanup_leaves_an_application_handler_alone() -> None:
+    def own(signum: int, frame: object) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        graph.llm_server._sigterm_installed = False
+        assert graph.llm_server.install_sigterm_cleanup() is False
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        graph.llm_server._sigterm_installed = False
+
+
+def test_stopping_a_tied_child_forgets_it(tmp_path: Path) -> None:
+    child = graph.llm_server.spawn_tied_child([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert child in graph.llm_server._children
+        graph.llm_server.stop_tied_child(child, timeout_s=10)
+        assert child.poll() is not None and child not in graph.llm_server._children
+    finally:
+        child.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        graph.llm_server._sigterm_installed = False
