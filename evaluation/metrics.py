@@ -18,10 +18,13 @@ Definitions (method.md's protocol):
 - Credibility: mean 1-5 score per dialogue, then the mean over dialogues.
 
 Only episodes with status "ok" enter the metrics; failed ones are counted (``n_failed``).
+A metric with nothing to average (no "ok" episode, no scorable persuasiveness) is NaN in memory,
+``null`` in metrics.json (`rso.jsonio`) and "n/a" in the reports.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,7 +51,9 @@ class Interval:
     n: int
 
     def __str__(self) -> str:
-        """Format as "0.640 [0.550, 0.730]"."""
+        """Format as "0.640 [0.550, 0.730]", or "n/a" when there was nothing to average."""
+        if not math.isfinite(self.value):
+            return "n/a"
         return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
@@ -97,9 +102,7 @@ def final_ranking(episode: EpisodeRecord) -> list[str]:
     return []
 
 
-def recall_hit(
-    episode: EpisodeRecord, k: int, genres_of: Callable[[str], set[str]]
-) -> bool:
+def recall_hit(episode: EpisodeRecord, k: int, genres_of: Callable[[str], set[str]]) -> bool:
     """Return whether the final top-k list hits the goal (genre or target movie)."""
     top = final_ranking(episode)[:k]
     kind, _, target = episode.goal.partition(":")
@@ -196,7 +199,7 @@ class RunMetrics:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
+        """Return a dict for `rso.jsonio.dumps` (metrics without data are NaN, written as null)."""
         return asdict(self)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -10,6 +9,7 @@ from typing import Any, Final
 from evaluation.metrics import RunMetrics, compute_metrics, genres_lookup
 from evaluation.plots import plot_sr_at_t, plot_strategy_distribution
 from rl.records import EpisodeRecord, read_episodes
+from rso import jsonio
 
 #: Name of the episodes file inside a run directory.
 EPISODES_FILE: Final = "episodes.jsonl"
@@ -67,7 +67,8 @@ def write_report(
             metrics.strategy_shares, out_dir / "strategy_distribution.png"
         ),
     }
-    paths["metrics"].write_text(json.dumps(metrics.to_json(), indent=2) + "\n", encoding="utf-8")
+    # Metrics without data (no finished episode) are NaN: written as null, shown as "n/a".
+    paths["metrics"].write_text(jsonio.dumps(metrics.to_json(), indent=2) + "\n", encoding="utf-8")
     lines = [f"# Evaluation: {name}", "", metrics_table({name: metrics}), ""]
     lines.append("SR@t: " + ", ".join(f"t={t + 1}: {v:.3f}" for t, v in enumerate(metrics.sr_at_t)))
     if metrics.n_without_ranking:

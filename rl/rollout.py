@@ -54,6 +54,7 @@ from graph.rollout import (
 )
 from rl.planners import MEMORY_PREFIX, context_overrides, registered_policy
 from rl.records import EpisodeRecord, RolloutWriter, episode_id, read_episodes, settings_digest
+from rso import jsonio
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
 
@@ -667,7 +668,7 @@ def _now() -> str:
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     # Write then rename, so a crash never leaves a half-written manifest.
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(jsonio.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 

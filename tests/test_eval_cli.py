@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from rl.records import EpisodeRecord, RolloutWriter, episode_id
 from rl.rollout import RolloutConfig, run_rollouts
 from rso.cli import _register_commands, app
+from rso.data.eval_cases import load_eval_cases
 from tests.fakes import ScriptedChatModel, patch_chat_model
 
 _register_commands()
+
+
+def strict_json(text: str) -> Any:
+    """Parse as strict JSON: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +71,7 @@ def test_judges_on_rate_persuasiveness_and_credibility(
     _, run_b = runs
     result = CliRunner().invoke(app, ["eval", str(run_b), "--judges", "on", "--json"])
     assert result.exit_code == 0, result.output
-    metrics = json.loads((run_b / "metrics.json").read_text())
+    metrics = strict_json((run_b / "metrics.json").read_text())
     lines = [json.loads(x) for x in (run_b / "judges.jsonl").read_text().splitlines()]
     assert len(lines) == 4
     assert any(line["credibility"] for line in lines)  # some reply recommended a movie
@@ -68,7 +80,36 @@ def test_judges_on_rate_persuasiveness_and_credibility(
     persuasion = metrics["persuasiveness"]
     assert persuasion["n_scored"] == 0
     assert persuasion["n_pre_equals_true"] + persuasion["n_missing"] == 4
+    assert persuasion["mean"]["value"] is None  # no scorable dialogue: null, not NaN
+    printed = strict_json(result.stdout[result.stdout.index("{") :])
+    assert printed["b"]["persuasiveness"]["mean"]["value"] is None
     assert fake.prompts  # the judges really asked the model
+
+
+def test_a_run_whose_episodes_all_failed_gets_strict_json_and_n_a(tmp_path: Path) -> None:
+    run = tmp_path / "down"
+    case = next(c for c in load_eval_cases("inspired-test") if c.target_genres)
+    with RolloutWriter(run / "episodes.jsonl") as writer:
+        for index in range(2):
+            writer.write(
+                EpisodeRecord(
+                    episode_id=episode_id(case.case_id, 0, index),
+                    case=case,
+                    persona_id=case.user_id,
+                    goal=f"genre:{case.target_genres[0]}",
+                    status="failed",
+                    error="LLMUnavailableError: no server at http://127.0.0.1:1/v1",
+                )
+            )
+    result = CliRunner().invoke(app, ["eval", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "2 failed episode(s)" in result.output
+    assert "SR n/a, strict SR n/a, AvgT n/a" in result.output
+    metrics = strict_json((run / "metrics.json").read_text())
+    assert metrics["n_episodes"] == 0 and metrics["n_failed"] == 2
+    assert metrics["sr"]["value"] is None and metrics["strict_sr"]["value"] is None
+    assert strict_json(result.stdout[result.stdout.index("{") :])["down"]["sr"]["value"] is None
+    assert "nan" not in (run / "report.md").read_text().lower()
 
 
 def test_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:

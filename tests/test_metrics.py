@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from evaluation.metrics import (
     persuasiveness_score,
     strategy_distribution,
 )
-from evaluation.report import compare_runs, evaluate_run
+from evaluation.report import compare_runs, evaluate_run, write_report
 from rl.records import EpisodeRecord, RolloutWriter, TurnRecord, episode_id
 from rso.data.records import EvalCase
 
@@ -142,3 +143,42 @@ def test_report_files_and_comparison(tmp_path) -> None:
     assert (tmp_path / "out" / "strategy_distribution.png").stat().st_size > 1000
     table = compare_runs({"a": run, "b": [run, run]}, tmp_path / "cmp.md", genres_of=genres_of)
     assert "| a | 4 |" in table and "| b | 8 |" in table
+
+
+def _strict_json(text: str) -> Any:
+    """Parse as strict JSON: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_without_a_finished_episode_writes_strict_json_and_n_a(tmp_path) -> None:
+    run = tmp_path / "run"
+    with RolloutWriter(run / "episodes.jsonl") as writer:
+        for index in range(3):  # e.g. the LLM server was unreachable throughout
+            writer.write(ep(index, [0.6], [], status="failed"))
+    m = evaluate_run(run, tmp_path / "out", genres_of=genres_of)
+    assert m.n_episodes == 0 and m.n_failed == 3
+    metrics = _strict_json((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["sr"] == {"value": None, "low": None, "high": None, "n": 0}
+    assert metrics["avg_turns"]["value"] is None
+    assert metrics["recall"]["recall@5"]["value"] is None
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| run | 0 | 3 | n/a | n/a | n/a |" in report
+    assert "nan" not in report.lower()
+
+
+def test_persuasiveness_without_a_scorable_dialogue_is_null_not_nan(tmp_path) -> None:
+    # No dialogue has a persuasiveness score: one has pre == true, one was over-persuaded.
+    m = compute_metrics(EPISODES, genres_of, persuasion=[(3, 3, 3), (3, 5, 4)])
+    assert m.persuasiveness is not None and m.persuasiveness.n_scored == 0
+    paths = write_report("run", m, tmp_path / "out")
+    metrics = _strict_json(paths["metrics"].read_text())
+    persuasion = metrics["persuasiveness"]
+    assert persuasion["mean"]["value"] is None and persuasion["n_pre_equals_true"] == 1
+    assert persuasion["n_over_persuaded"] == 1
+    assert metrics["sr"]["value"] == m.sr.value  # finite values unchanged
+    report = paths["report"].read_text()
+    assert "| n/a | - |" in report and "nan" not in report.lower()

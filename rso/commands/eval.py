@@ -47,6 +47,7 @@ def evaluate(
 ) -> None:
     """Write report.md, metrics.json and plots into each run; compare several runs."""
     from graph.context import Context, ContextError
+    from rso import jsonio
 
     if judges not in get_args(JudgesMode):
         raise typer.BadParameter("expected auto, on or off", param_hint="--judges")
@@ -74,7 +75,7 @@ def evaluate(
             typer.echo(f"error: {run}: {exc}", err=True)
             raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps({n: m.to_json() for n, m in results.items()}, indent=2))
+        typer.echo(jsonio.dumps({n: m.to_json() for n, m in results.items()}, indent=2))
     if len(results) > 1:
         table = write_comparison(results, out or runs[0].resolve().parent / "comparison.md")
         if not as_json:

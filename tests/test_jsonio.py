@@ -1,0 +1,49 @@
+"""Strict JSON writing: non-finite floats become null, everything else is unchanged."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rso import jsonio
+
+
+def _refuse(name: str) -> object:
+    raise ValueError(name)
+
+
+def test_non_finite_floats_become_null_at_any_depth() -> None:
+    data = {
+        "nan": math.nan,
+        "inf": math.inf,
+        "neg": -math.inf,
+        "numpy": np.float64("nan"),
+        "nested": {"list": [1.0, math.nan, (2, math.inf)], "ok": 0.5},
+        "other": ["text", 3, True, None],
+    }
+    text = jsonio.dumps(data, sort_keys=True)
+    assert json.loads(text, parse_constant=_refuse) == {
+        "nan": None,
+        "inf": None,
+        "neg": None,
+        "numpy": None,
+        "nested": {"list": [1.0, None, [2, None]], "ok": 0.5},
+        "other": ["text", 3, True, None],
+    }
+
+
+def test_plain_json_writes_nan_which_strict_readers_refuse() -> None:
+    # Why the helper exists: the standard library writes a token that is not JSON.
+    with pytest.raises(ValueError, match="NaN"):
+        json.loads(json.dumps({"x": math.nan}), parse_constant=_refuse)
+
+
+def test_a_non_finite_float_hidden_from_the_cleaning_is_an_error_not_invalid_json() -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        jsonio.dumps({"x": Opaque()}, default=lambda _: math.nan)
