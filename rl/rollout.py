@@ -4,7 +4,8 @@
 
 A run directory holds ``episodes.jsonl`` (one schema-versioned `EpisodeRecord` a line, appended
 and fsynced per finished episode by `RolloutWriter`) and ``manifest.json`` (settings and their
-digest, model names, planner, seed, git commit, package versions, start and end times).
+digest, model names, planner, seed, git commit, package versions, start and end times), and after
+a resume that retried failed episodes, ``failed.jsonl`` (their earlier failed records).
 
 Episodes: episode ``i`` plays case ``i mod C`` (C usable cases, in file order or shuffled by the
 seed) with episode index ``i div C``, so asking for more episodes than cases cycles through them
@@ -12,11 +13,14 @@ with new indices, and a longer run extends a shorter one with the same ids. Each
 derives from the run seed, the case and the index (`graph.rollout.episode_seed`), never from the
 order in which threads finish, so a fast-mode run is reproducible at any concurrency.
 
-Resume: finished episodes (ok or failed) are skipped, a torn last line is cut off, and a run whose
-manifest holds different settings is refused unless ``force``. Concurrency, the engine and the
-number of episodes may change between resumes; they do not change any episode's result.
-An exception inside an episode (an LLM failure, say) is logged as a failed episode with its error
-and the batch goes on; the turns played before the failure are kept.
+Resume: episodes finished "ok" are skipped, a torn last line is cut off, and a run whose manifest
+holds different settings is refused unless ``force``. Failed episodes of the plan are played again
+(unless ``retry_failed`` is off): their records move from ``episodes.jsonl`` to ``failed.jsonl``
+first (`RolloutWriter.set_aside_failed`), so ``episodes.jsonl`` keeps holding each episode once,
+its latest attempt, and every earlier failed attempt stays in ``failed.jsonl``. Concurrency, the
+engine and the number of episodes may change between resumes; they do not change any episode's
+result. An exception inside an episode (an LLM failure, say) is logged as a failed episode with
+its error and the batch goes on; the turns played before the failure are kept.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ if TYPE_CHECKING:
     from rl.policy import PlannerPolicy
 
 EPISODES_FILE: Final = "episodes.jsonl"
+#: Earlier failed attempts of episodes a resume played again (an episodes file itself).
+FAILED_FILE: Final = "failed.jsonl"
 MANIFEST_FILE: Final = "manifest.json"
 MANIFEST_VERSION: Final = 1
 
@@ -112,6 +118,9 @@ class RolloutConfig:
     seed: int = 0
     #: Continue an existing run directory, skipping finished episodes.
     resume: bool = False
+    #: On resume, play failed episodes again (their failed records move to ``failed.jsonl``);
+    #: off, a failed episode counts as finished. Not a setting of the episodes' results.
+    retry_failed: bool = True
     #: Resume even when the manifest's settings differ (the new settings are recorded).
     force: bool = False
     #: Most recommender turns per episode.
@@ -227,6 +236,8 @@ class RolloutSummary:
     excluded_cases: list[str]
     #: Episodes finished by this call, in completion order.
     episodes: list[EpisodeRecord] = field(default_factory=list)
+    #: Episodes that had failed before this call and were played again by it.
+    retried: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -271,6 +282,7 @@ class RolloutSummary:
             "engine": self.engine,
             "planned": self.planned,
             "already_done": self.already_done,
+            "retried": self.retried,
             "ran": self.ran,
             "failed": self.failed,
             "turns": self.turns,
@@ -386,6 +398,9 @@ def _run(
     clock = time.perf_counter()
     status = "interrupted"
     with RolloutWriter(episodes_path) as writer:
+        if config.resume and config.retry_failed:
+            ids = [p.episode_id(config.seed) for p in plans]
+            summary.retried = len(writer.set_aside_failed(ids, out / FAILED_FILE))
         todo = [p for p in plans if p.episode_id(config.seed) not in writer.finished]
         summary.already_done = len(plans) - len(todo)
         try:
@@ -674,6 +689,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 __all__ = [
     "EPISODES_FILE",
+    "FAILED_FILE",
     "MANIFEST_FILE",
     "MEMORY_PREFIX",
     "EpisodePlan",

@@ -38,6 +38,14 @@ def rollout(
         bool,
         typer.Option("--resume", help="Continue the run in --out, skipping finished episodes."),
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed/--no-retry-failed",
+            help="With --resume, play failed episodes again (their failed records move to "
+            "failed.jsonl); --no-retry-failed keeps them as finished.",
+        ),
+    ] = True,
     force: Annotated[
         bool, typer.Option("--force", help="Resume even if the run's settings differ.")
     ] = False,
@@ -99,6 +107,7 @@ def rollout(
             concurrency=concurrency,
             seed=seed,
             resume=resume,
+            retry_failed=retry_failed,
             force=force,
             max_turns=max_turns,
             end_on=end_on,  # type: ignore[arg-type]  # validated by RolloutContext
@@ -116,8 +125,9 @@ def rollout(
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
         return
+    retried = f", {summary.retried} failed before and retried" if summary.retried else ""
     typer.echo(
-        f"{summary.ran} episodes played ({summary.already_done} already done, "
+        f"{summary.ran} episodes played ({summary.already_done} already done{retried}, "
         f"{summary.failed} failed) in {summary.elapsed_s:.1f} s with the {summary.engine} engine: "
         f"success {summary.success_rate:.3f}, strict {summary.strict_success_rate:.3f}, "
         f"{summary.episodes_per_s:.2f} episodes/s, {summary.turns_per_s:.1f} turns/s"
