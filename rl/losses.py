@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,14 @@ DEFAULT_BETA = 0.01
 
 #: Upper clip of the importance ratio pi/mu for logged (off-policy) rollouts.
 DEFAULT_IMPORTANCE_CLIP = 2.0
+
+#: How the entropy bonus is summed over a batch's decisions.
+#: "mean": the paper's formula as written, beta times the mean entropy per step, which makes the
+#: bonus about 1/T of the policy term's scale (T decisions per episode); "decision": like the
+#: policy term, summed over each episode's decisions and averaged over episodes, so that beta
+#: weighs one decision's entropy against one decision's advantage-weighted log-probability.
+EntropyScale = Literal["mean", "decision"]
+ENTROPY_SCALES: tuple[str, ...] = ("mean", "decision")
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ def reinforce_loss(
     num_episodes: int = 1,
     behaviour_prob: torch.Tensor | None = None,
     importance_clip: float = DEFAULT_IMPORTANCE_CLIP,
+    entropy_scale: EntropyScale = "mean",
 ) -> ReinforceLoss:
     """Return L = -(1/E) sum_t w_t log pi(h_t|s_t) A_t - beta * mean_t H(pi(.|s_t)).
 
@@ -73,6 +83,11 @@ def reinforce_loss(
     episode and no behaviour probabilities this is exactly the paper's loss; several episodes
     average their summed policy terms. `behaviour_prob` [T] are the logged probabilities of the
     taken actions under the policy that generated them, giving clipped importance weights.
+
+    `entropy_scale="mean"` is the paper's formula as written (above). `"decision"` counts the
+    bonus at every decision, as the policy term counts every decision:
+    L = -(1/E) sum_t [w_t log pi(h_t|s_t) A_t + beta H(pi(.|s_t))]. With one episode of T
+    decisions the two differ only by beta's scale (beta_decision * T = beta_mean).
     """
     if logits.dim() != 2:
         raise ValueError(f"logits must be [steps, strategies], got shape {tuple(logits.shape)}")
@@ -90,6 +105,10 @@ def reinforce_loss(
         raise ValueError(f"actions must be strategy indices in [0, {logits.shape[1]})")
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be at least 1, got {num_episodes}")
+    if entropy_scale not in ENTROPY_SCALES:
+        raise ValueError(
+            f"entropy_scale must be one of {', '.join(ENTROPY_SCALES)}, got {entropy_scale!r}"
+        )
 
     log_p = F.log_softmax(logits, dim=-1)
     log_p_taken = log_p.gather(1, actions[:, None]).squeeze(1)
@@ -104,8 +123,10 @@ def reinforce_loss(
         clipped = (ratio > importance_clip).to(logits.dtype).mean()
 
     policy_term = -(weights * log_p_taken * advantages).sum() / num_episodes
-    mean_entropy = entropy(logits).mean()
-    loss = policy_term - beta * mean_entropy
+    step_entropy = entropy(logits)
+    mean_entropy = step_entropy.mean()
+    bonus = step_entropy.sum() / num_episodes if entropy_scale == "decision" else mean_entropy
+    loss = policy_term - beta * bonus
     return ReinforceLoss(
         loss=loss,
         policy_term=policy_term.detach(),

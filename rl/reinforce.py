@@ -38,10 +38,18 @@ import torch
 
 from graph.rollout import END_ON, EndOn
 from rl.checkpoint import read_checkpoint_config, save_checkpoint
-from rl.losses import DEFAULT_BETA, DEFAULT_IMPORTANCE_CLIP, entropy, reinforce_loss
+from rl.losses import (
+    DEFAULT_BETA,
+    DEFAULT_IMPORTANCE_CLIP,
+    ENTROPY_SCALES,
+    EntropyScale,
+    entropy,
+    reinforce_loss,
+)
 from rl.policy import PlannerPolicy, load_planner
 from rl.records import EpisodeRecord, read_episodes
 from rl.returns import DEFAULT_GAMMA, Normalisation, episode_advantages
+from rso.jsonio import dumps
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
 #: Which parameters RL changes: the head only (frozen, cached encoder) or top blocks + head.
@@ -77,6 +85,10 @@ class RLConfig:
     episodes_per_update: int = 100
     gamma: float = DEFAULT_GAMMA
     beta: float = DEFAULT_BETA
+    #: "mean": the paper's formula as written (beta times the per-step mean entropy), whose
+    #: bonus is ~1/T of the policy term's scale; "decision": the bonus is counted at every
+    #: decision, like the policy term (docs/training.md, "Breadth of the strategy distribution").
+    entropy_scale: EntropyScale = "mean"
     #: Adam learning rate; 1e-2 suits the head-only path (1e-3 barely moved the SFT Planner in
     #: 10 x 100 episodes, 3e-2 collapses the strategy distribution faster; docs/training.md).
     lr: float = 1e-2
@@ -128,6 +140,11 @@ class RLConfig:
             ),
             (0.0 <= self.gamma <= 1.0, f"gamma must lie in [0, 1], got {self.gamma}"),
             (self.beta >= 0.0, f"beta must be >= 0, got {self.beta}"),
+            (
+                self.entropy_scale in ENTROPY_SCALES,
+                f"entropy_scale must be one of {', '.join(ENTROPY_SCALES)}, "
+                f"got {self.entropy_scale!r}",
+            ),
             (self.lr > 0.0, f"lr must be > 0, got {self.lr}"),
             (self.importance_clip > 0, f"importance_clip must be > 0, got {self.importance_clip}"),
             (self.train in ("head", "top"), f"train must be head or top, got {self.train!r}"),
@@ -170,12 +187,27 @@ class FeatureCache:
     the update) runs only the trainable part on top of the cached features.
     """
 
-    def __init__(self, policy: PlannerPolicy, top_layers: int, max_entries: int) -> None:
+    def __init__(
+        self,
+        policy: PlannerPolicy,
+        top_layers: int,
+        max_entries: int,
+        share_with: FeatureCache | None = None,
+    ) -> None:
         self.policy = policy
         #: 0 = the whole encoder is frozen (cache pooled vectors); N = cache below the top N.
         self.top_layers = top_layers
         self.max_entries = max_entries
         self._store: OrderedDict[str, torch.Tensor] = OrderedDict()
+        if share_with is not None:
+            # Only exact when both policies have the same frozen part (the caller's promise:
+            # the same starting checkpoint); the cut point must match as well.
+            if share_with.top_layers != top_layers:
+                raise ValueError(
+                    f"cannot share cached features cut below {share_with.top_layers} top blocks "
+                    f"with a cache cut below {top_layers}"
+                )
+            self._store = share_with._store
         self.hits = 0
         self.misses = 0
 
@@ -363,6 +395,7 @@ def reinforce_step(
             num_episodes=batch.n_episodes,
             behaviour_prob=batch.behaviour.to(logits.device) if importance else None,
             importance_clip=config.importance_clip,
+            entropy_scale=config.entropy_scale,
         )
         optimizer.zero_grad(set_to_none=True)
         parts.loss.backward()
@@ -586,7 +619,7 @@ def save_training_state(
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -645,8 +678,11 @@ def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
     axes[0, 0].plot(updates, [row["mean_reward"] for row in history], marker="o")
     axes[0, 0].set_title("mean turn reward (rollouts)")
     axes[0, 1].plot(updates, [row["success_rate"] for row in history], marker="o", label="train")
-    evals = [(row["update"], row["eval_success_rate"]) for row in history
-             if row.get("eval_success_rate") not in (None, "")]
+    evals = [
+        (row["update"], row["eval_success_rate"])
+        for row in history
+        if row.get("eval_success_rate") not in (None, "")
+    ]
     if evals:
         axes[0, 1].plot(*zip(*evals, strict=True), marker="s", label="held-out (greedy)")
     axes[0, 1].set_title("success rate")
@@ -696,7 +732,12 @@ def update_seed(seed: int, update: int) -> int:
 class ReinforceTrainer:
     """The RL loop of the Planner; `run()` trains, checkpoints every update and evaluates."""
 
-    def __init__(self, config: RLConfig) -> None:
+    def __init__(self, config: RLConfig, share_features: FeatureCache | None = None) -> None:
+        """Set up (or, with `config.resume`, restore) a run.
+
+        `share_features`: the feature cache of another policy with the same frozen part (the
+        same starting checkpoint), reused so that experiments do not encode a text twice.
+        """
         config.validate()
         self.config = config
         self.out = Path(config.out)
@@ -729,7 +770,10 @@ class ReinforceTrainer:
         trained = set_rl_trainable(self.policy, config.train, config.top_layers)
         self.stored_prefixes = _stored_prefixes(config.init, trained)
         self.cache = FeatureCache(
-            self.policy, 0 if config.train == "head" else config.top_layers, config.cache_size
+            self.policy,
+            0 if config.train == "head" else config.top_layers,
+            config.cache_size,
+            share_with=share_features,
         )
         self.cache.install()
         self.optimizer = torch.optim.Adam(
@@ -747,6 +791,8 @@ class ReinforceTrainer:
         # Only the length of the run may change on resume; anything else would splice two
         # different experiments into one curve.
         current = self.config.to_json()
+        # Runs saved before the setting existed used the paper's per-step mean.
+        saved = {"entropy_scale": "mean", **saved}
         ignored = {"updates", "resume", "progress", "concurrency"}
         diffs = [k for k in current if k not in ignored and saved.get(k) != current[k]]
         if diffs:

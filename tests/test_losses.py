@@ -78,12 +78,45 @@ def test_reinforce_loss_by_hand() -> None:
     # log pi = -log 14 for both steps: policy term = -(-log14 * 1 - log14 * 0.5) = 1.5 log 14
     assert float(out.policy_term) == pytest.approx(1.5 * LOG14)
     assert float(out.entropy) == pytest.approx(LOG14)
+    # The paper's formula (the default): beta times the per-step mean entropy.
     assert out.loss.item() == pytest.approx(1.5 * LOG14 - 0.1 * LOG14)
     assert float(out.mean_weight) == 1.0
     two = reinforce_loss(
         logits, torch.tensor([0, 1]), torch.tensor([1.0, 0.5]), beta=0.0, num_episodes=2
     )
     assert two.loss.item() == pytest.approx(0.75 * LOG14)
+
+
+def test_decision_entropy_scale_by_hand() -> None:
+    # "decision": the bonus counts at every decision and is averaged over episodes, like the
+    # policy term.
+    logits = torch.zeros(2, 14)
+    for episodes in (1, 2):
+        out = reinforce_loss(
+            logits,
+            torch.tensor([0, 1]),
+            torch.tensor([1.0, 0.5]),
+            beta=0.1,
+            num_episodes=episodes,
+            entropy_scale="decision",
+        )
+        assert out.loss.item() == pytest.approx((1.5 * LOG14 - 0.1 * 2 * LOG14) / episodes)
+    with pytest.raises(ValueError, match="entropy_scale"):
+        reinforce_loss(
+            logits[:1],
+            torch.tensor([0]),
+            torch.tensor([1.0]),
+            entropy_scale="sum",  # type: ignore[arg-type]
+        )
+
+
+def test_decision_scale_weighs_entropy_like_the_policy_term() -> None:
+    # With T decisions in one episode, beta under "decision" equals T * beta under "mean".
+    logits = torch.randn(5, 14, generator=torch.Generator().manual_seed(0))
+    actions, adv = torch.tensor([0, 3, 3, 7, 1]), torch.tensor([1.0, -0.5, 0.2, 0.0, -0.7])
+    decision = reinforce_loss(logits, actions, adv, beta=0.01, entropy_scale="decision")
+    mean = reinforce_loss(logits, actions, adv, beta=0.05, entropy_scale="mean")
+    assert decision.loss.item() == pytest.approx(mean.loss.item(), rel=1e-6)
 
 
 def test_gradient_raises_probability_of_advantaged_action() -> None:

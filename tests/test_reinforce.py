@@ -121,6 +121,35 @@ def test_cached_encode_matches_the_encoder(base_policy: PlannerPolicy) -> None:
     assert cache.hits == 1 and cache.misses == 3
 
 
+def test_shared_feature_cache_encodes_each_text_once(base_policy: PlannerPolicy) -> None:
+    first = FeatureCache(base_policy, 0, 100)
+    first.encode(TEXTS)
+    second = FeatureCache(PlannerPolicy(), 0, 100, share_with=first)
+    assert torch.allclose(second.encode(TEXTS), first.encode(TEXTS))
+    assert second.misses == 0 and second.hits == len(TEXTS)
+    with pytest.raises(ValueError, match="cannot share"):
+        FeatureCache(base_policy, 1, 100, share_with=first)
+
+
+def test_decision_entropy_scale_is_a_stronger_bonus() -> None:
+    # Two decisions per episode: "decision" doubles the bonus of "mean" at the same beta.
+    entropies = {}
+    for scale in ("mean", "decision"):
+        policy = PlannerPolicy()
+        set_rl_trainable(policy, "head", 1)
+        FeatureCache(policy, 0, 100).install()
+        batch = batch_from_episodes(_logged_episodes(8))
+        optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=0.05)
+        config = RLConfig(init=None, beta=0.5, entropy_scale=scale, normalisation="batch")
+        for _ in range(8):
+            reinforce_step(policy, optimizer, batch, config)
+        probs = policy.probabilities(TEXTS)
+        entropies[scale] = float(-(probs * probs.log()).sum(-1).mean())
+    assert entropies["decision"] > entropies["mean"]
+    with pytest.raises(ValueError, match="entropy_scale"):
+        RLConfig(init=None, entropy_scale="sum").validate()  # type: ignore[arg-type]
+
+
 def test_centred_rewards_subtract_batch_mean() -> None:
     got = centred_rewards([[0.6, 1.0], [0.2]])
     assert [len(e) for e in got] == [2, 1]
@@ -222,6 +251,23 @@ def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
     changed = _config(tmp_path / "out", run, 2, resume=True)
     changed.beta = 0.5
     with pytest.raises(ValueError, match="settings differ.*beta"):
+        ReinforceTrainer(changed)
+
+
+def test_resume_reads_runs_saved_before_the_entropy_scale_setting(tmp_path: Path) -> None:
+    run = _write_run(tmp_path / "logged", _logged_episodes(3))
+    ReinforceTrainer(_config(tmp_path / "out", run, 1)).run()
+    state_file = next((tmp_path / "out" / "checkpoints").glob("*/*.json"))
+    for candidate in (tmp_path / "out" / "checkpoints").glob("*/*.json"):
+        if "history" in json.loads(candidate.read_text()):
+            state_file = candidate
+    state = json.loads(state_file.read_text())
+    del state["config"]["entropy_scale"]  # as written by earlier versions: the paper's mean
+    state_file.write_text(json.dumps(state))
+    assert ReinforceTrainer(_config(tmp_path / "out", run, 2, resume=True)).start_update == 1
+    changed = _config(tmp_path / "out", run, 2, resume=True)
+    changed.entropy_scale = "decision"
+    with pytest.raises(ValueError, match="settings differ.*entropy_scale"):
         ReinforceTrainer(changed)
 
 
