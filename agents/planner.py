@@ -113,9 +113,12 @@ def plan_strategy(state: State, runtime: Runtime[Context]) -> Command[ActorNode]
         return Command(goto=actor_node_name(None), update=update)
     dialogue = format_dialogue(dialogue_turns(state.messages))
     probs = strategy_distribution(dialogue, context.planner_checkpoint)
-    index = choose_strategy(
-        probs, context.planner_mode, turn_uniform(context.seed, state.turn, dialogue)
-    )
+    mode = context.planner_mode
+    if context.planner_checkpoint in (None, "uniform"):
+        # The argmax of a uniform distribution is the first strategy on every turn, which would
+        # silently turn the random baseline into a constant one: a uniform Planner always draws.
+        mode = "sample"
+    index = choose_strategy(probs, mode, turn_uniform(context.seed, state.turn, dialogue))
     strategy: Strategy = STRATEGIES[index]
     return Command(
         goto=actor_node_name(strategy),

@@ -69,6 +69,17 @@ def test_no_checkpoint_is_uniform() -> None:
     assert seen == set(STRATEGIES)  # every branch is reachable
 
 
+@pytest.mark.parametrize("checkpoint", [None, "uniform"])
+def test_uniform_planner_draws_even_in_greedy_mode(checkpoint: str | None) -> None:
+    # The argmax of a uniform distribution would be the first strategy on every turn.
+    ctx = runtime(planner_checkpoint=checkpoint, planner_mode="greedy")
+    seen = Counter(
+        plan_strategy(state(f"hi {i}"), ctx).update["strategy"] for i in range(200)
+    )
+    assert set(seen) == set(STRATEGIES)
+    assert max(seen.values()) < 40  # about 200 / 14 each, not one strategy
+
+
 def test_ablated_planner_routes_to_generic_actor() -> None:
     command = plan_strategy(state("Hello."), runtime(use_planner=False))
     assert command.goto == ACTOR_GENERIC
