@@ -432,6 +432,27 @@ def _preferences_of(messages: Sequence[Any]) -> tuple[Preferences, _Dialogue]:
     return prefs, dialogue
 
 
+#: Without the Preference Reasoner (the ablation), the other rule experts know only the
+#: preferences stated in the last two utterances, the retrieval query of method.md, instead of
+#: those tracked over the whole dialogue (likes, dislikes, rejected movies).
+NO_REASONER_WINDOW: Final = 2
+
+
+def _known_preferences(messages: Sequence[Any], runtime: Any) -> tuple[Preferences, _Dialogue]:
+    """Preferences the Retriever and Actor may use, and the dialogue (for the current movie).
+
+    The rule Retriever and Actor read the dialogue themselves; the Reasoner's contribution is
+    that they may read all of it. Without it they see only `NO_REASONER_WINDOW` messages, so
+    the ablation removes what the Reasoner provides rather than nothing.
+    """
+    from graph.context import context_from
+
+    prefs, dialogue = _preferences_of(messages)
+    if not context_from(runtime).use_reasoner:
+        prefs, _ = _preferences_of(messages[-NO_REASONER_WINDOW:])
+    return prefs, dialogue
+
+
 def _title_finder() -> Callable[[str], list[str]] | None:
     """Titles in seeker text via the project's title matcher (None when it is unavailable)."""
     try:
@@ -471,7 +492,7 @@ def retrieve_facts_node(state: Any, runtime: Any) -> dict[str, Any]:
 
     context = context_from(runtime)
     movies = movies_by_id()
-    prefs, dialogue = _preferences_of(state.messages)
+    prefs, dialogue = _known_preferences(state.messages, runtime)
     ranking = list(default_ranking(prefs, context.top_k))
     chosen = choose_movie(ranking, prefs, dialogue.current)
     candidates = [kb_id for kb_id, _ in ranking[: context.n_candidates]]
@@ -492,7 +513,7 @@ def write_reply_node(state: Any, runtime: Any, strategy: Strategy | None) -> dic
     from rso.data.movies import movies_by_id
 
     movies = movies_by_id()
-    prefs, _ = _preferences_of(state.messages)
+    prefs, _ = _known_preferences(state.messages, runtime)
     movie = movies.get(state.chosen_movie) if state.chosen_movie else None
     reply = compose_reply(strategy, movie, prefs, movies)
     recommended = [movie.kb_id] if movie is not None else []

@@ -154,3 +154,27 @@ def test_vocabulary_of_the_real_knowledge_base() -> None:
     vocab = default_vocabulary()
     assert {"action", "comedy", "sci-fi"} <= vocab.genres
     assert find_genres("some science fiction please", vocab) == ["sci-fi"]
+
+
+@pytest.mark.slow
+def test_without_the_reasoner_retriever_and_actor_see_only_the_last_two_messages() -> None:
+    from agents.rule_experts import retrieve_facts_node, write_reply_node
+    from rso.data.movies import movies_by_id
+    from tests.test_graph_fixtures import runtime, state
+
+    dialogue = state(
+        "Hi! I love horror movies.",
+        "Great, what else do you enjoy?",
+        "Hmm, not sure. Surprise me.",
+    )
+    full = retrieve_facts_node(dialogue, runtime(experts="rule"))
+    assert full["chosen_movie"] is not None
+    assert "horror" in [g.lower() for g in movies_by_id()[full["chosen_movie"]].genres]
+    # The taste was stated three messages ago: without the Reasoner it is not known.
+    ablated = runtime(experts="rule", use_reasoner=False)
+    assert retrieve_facts_node(dialogue, ablated)["chosen_movie"] is None
+    reply = write_reply_node(dialogue, ablated, "Preference Confirmation")
+    assert "horror" not in reply["reply"].lower()
+    # Stated within the window, it is.
+    recent = state("Hello.", "Hi, what are you in the mood for?", "Something scary, like horror.")
+    assert retrieve_facts_node(recent, ablated)["chosen_movie"] is not None
