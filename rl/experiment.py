@@ -14,7 +14,6 @@ with the same seeds; the runs are compared with the evaluation suite's compariso
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -23,16 +22,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graph.rollout import EndOn
+from rl.records import EpisodeRecord
 from rl.reinforce import (
     EvalResult,
     FeatureCache,
     ReinforceTrainer,
     RLConfig,
     effective_count,
-    evaluate_policy,
     roll_out,
+    strategy_shares,
     summarise_eval,
 )
+from rso.jsonio import dumps
 from rso.strategies import STRATEGIES
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -52,6 +53,10 @@ class EvidenceConfig:
     #: Episode-ending rules of the evaluations (each set is evaluated under each rule); None =
     #: the training rule only. The first listed rule's SR is the primary comparison.
     eval_end_on: tuple[EndOn, ...] | None = None
+    #: Also train every beta on the same logged rollouts of the SFT Planner (per seed): the
+    #: bonus is then the only difference between the arms, free of the run-to-run noise of
+    #: on-policy training, which at beta 0.01 is larger than the bonus's effect.
+    controlled: bool = True
     out: Path = Path("runs/rl-evidence")
 
     def protocols(self) -> list[tuple[str, EndOn | None]]:
@@ -123,6 +128,72 @@ def beta_label(beta: float) -> str:
     return f"SFT+RL (beta={beta:g})"
 
 
+def controlled_label(beta: float) -> str:
+    """Return the arm name of RL from the SFT Planner's logged rollouts with bonus `beta`."""
+    return f"SFT+RL from SFT logs (beta={beta:g})"
+
+
+@dataclass(frozen=True)
+class Breadth:
+    """How broad a policy is on a fixed set of states."""
+
+    #: Mean entropy of pi(.|s) over the states, in nats.
+    entropy: float
+    #: exp(entropy of the shares of the greedy choices over the states).
+    effective_strategies: float
+
+
+def breadth_on(policy: Any, texts: Sequence[str]) -> Breadth:
+    """Measure `policy` on the Planner inputs `texts` (no gradient, dropout off)."""
+    import torch
+
+    from rl.losses import entropy
+
+    if not texts:
+        raise ValueError("no states to measure the policy's breadth on")
+    policy.eval()
+    with torch.no_grad():
+        logits = policy(list(texts))
+    choices = [STRATEGIES[int(i)] for i in logits.argmax(dim=-1)]
+    return Breadth(
+        entropy=float(entropy(logits).mean()),
+        effective_strategies=effective_count(strategy_shares(choices)),
+    )
+
+
+def _breadth_table(per_arm: dict[str, list[Breadth]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "entropy": [b.entropy for b in values],
+            "entropy_mean": statistics.fmean(b.entropy for b in values),
+            "effective_strategies": [b.effective_strategies for b in values],
+            "effective_strategies_mean": statistics.fmean(b.effective_strategies for b in values),
+        }
+        for name, values in per_arm.items()
+    }
+
+
+def _breadth_comparisons(
+    table: dict[str, dict[str, Any]], labels: dict[float, str]
+) -> dict[str, dict[str, Any]]:
+    """Paired entropy gaps of every beta against the smallest one (normally beta 0)."""
+    if len(labels) < 2:
+        return {}
+    low = min(labels)
+    base = table[labels[low]]["entropy"]
+    out = {}
+    for beta, name in labels.items():
+        if beta == low:
+            continue
+        gaps = [a - b for a, b in zip(table[name]["entropy"], base, strict=True)]
+        out[f"{name} vs {labels[low]}"] = {
+            "entropy_gaps": gaps,
+            "entropy_gap_mean": statistics.fmean(gaps),
+            "broader_on_every_seed": all(g > 0 for g in gaps),
+        }
+    return out
+
+
 def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     """Run the experiment and write evidence.md / evidence.json / evidence.png; return the JSON."""
     from rl.policy import load_planner
@@ -133,16 +204,27 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     if config.rl.init is None:
         raise ValueError("the RL-evidence experiment needs a starting (SFT) checkpoint")
     protocols = config.protocols()
-    per_set: dict[str, dict[str, list[EvalResult]]] = {
-        protocol_label(*p): {} for p in protocols
-    }
+    per_set: dict[str, dict[str, list[EvalResult]]] = {protocol_label(*p): {} for p in protocols}
     train_curves: dict[str, list[dict[str, Any]]] = {}
     sft = load_planner(config.rl.init)
     # The SFT arm is only evaluated: caching its pooled states is exact and saves the encoder.
-    FeatureCache(sft, 0, config.rl.cache_size).install()
+    sft_cache = FeatureCache(sft, 0, config.rl.cache_size)
+    sft_cache.install()
+    # With a frozen encoder every arm starts from the same one, so they can share its features.
+    shared = sft_cache if config.rl.train == "head" else None
+    # Breadth on fixed states: each arm's policy on the states of the SFT arm's held-out
+    # evaluation of the same seed (first protocol), so that arms are compared on identical
+    # states rather than on the different dialogues their own choices lead to.
+    breadth: dict[str, list[Breadth]] = {}
+    controlled: dict[str, list[Breadth]] = {}
+    controlled_sr: dict[str, list[float]] = {}
+    logged_episodes = config.rl.updates * config.rl.episodes_per_update
 
-    def evaluate(policy: Any, rl_config: RLConfig, arm: str, tag: str, seed: int) -> None:
+    def evaluate(
+        policy: Any, rl_config: RLConfig, arm: str, tag: str, seed: int
+    ) -> list[EpisodeRecord]:
         # Every arm sees the same cases with the same seed under each protocol: paired runs.
+        first: list[EpisodeRecord] = []
         for eval_set, end_on in protocols:
             eval_config = replace(
                 rl_config,
@@ -151,11 +233,22 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 seed=seed,
             )
             where = out / "eval" / f"{tag}-{eval_set}-end-{end_on or 'default'}-seed{seed}"
-            result = evaluate_policy(policy, eval_config, where)
-            per_set[protocol_label(eval_set, end_on)].setdefault(arm, []).append(result)
+            records = _greedy_records(policy, eval_config, where)
+            per_set[protocol_label(eval_set, end_on)].setdefault(arm, []).append(
+                summarise_eval(records, policy)
+            )
+            first = first or records
+        return first
 
     for seed in config.seeds:
-        evaluate(sft, config.rl, "SFT", "sft", seed)
+        states = [
+            t.planner_input
+            for r in evaluate(sft, config.rl, "SFT", "sft", seed)
+            if r.status == "ok"
+            for t in r.turns
+            if t.strategy is not None and t.planner_input
+        ]
+        breadth.setdefault("SFT", []).append(breadth_on(sft, states))
         for beta in config.betas:
             run_dir = out / f"rl-beta{beta:g}-seed{seed}"
             rl_config = replace(
@@ -166,10 +259,48 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 eval_cases=None,  # evaluated below, under every protocol
                 progress=config.rl.progress,
             )
-            trainer = ReinforceTrainer(rl_config)
+            trainer = ReinforceTrainer(rl_config, share_features=shared)
             summary = trainer.run()
             train_curves[f"{beta_label(beta)} seed {seed}"] = summary.history
             evaluate(trainer.policy, rl_config, beta_label(beta), f"rl-beta{beta:g}", seed)
+            breadth.setdefault(beta_label(beta), []).append(breadth_on(trainer.policy, states))
+        if not config.controlled:
+            continue
+        # The same experience for every beta: the SFT Planner's sampled rollouts, as many
+        # episodes as one on-policy run uses, learned from with importance weights.
+        logs = out / f"sft-logs-seed{seed}"
+        roll_out(
+            sft,
+            cases=config.rl.cases,
+            episodes=logged_episodes,
+            seed=seed,
+            out=logs,
+            mode="sample",
+            config=config.rl,
+            shuffle=True,
+        )
+        eval_set, end_on = protocols[0]
+        for beta in config.betas:
+            rl_config = replace(
+                config.rl,
+                seed=seed,
+                beta=beta,
+                out=out / f"controlled-beta{beta:g}-seed{seed}",
+                from_runs=(logs,),
+                eval_cases=None,
+            )
+            trainer = ReinforceTrainer(rl_config, share_features=shared)
+            trainer.run()
+            name = controlled_label(beta)
+            controlled.setdefault(name, []).append(breadth_on(trainer.policy, states))
+            eval_config = replace(
+                rl_config,
+                eval_cases=eval_set,  # type: ignore[arg-type]
+                end_on=end_on,
+            )
+            where = out / "eval" / f"controlled-beta{beta:g}-{eval_set}-seed{seed}"
+            records = _greedy_records(trainer.policy, eval_config, where)
+            controlled_sr.setdefault(name, []).append(summarise_eval(records, None).success_rate)
     report: dict[str, Any] = {
         "config": {
             "seeds": list(config.seeds),
@@ -208,12 +339,49 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
             "arms": {name: s.to_json() for name, s in stats.items()},
             "comparisons": comparisons,
         }
+    breadth_table = _breadth_table(breadth)
+    report["breadth"] = {
+        "states": f"Planner inputs of the SFT arm's greedy evaluation on {protocols[0][0]} "
+        "(same seed)",
+        "arms": breadth_table,
+        "comparisons": _breadth_comparisons(
+            breadth_table, {beta: beta_label(beta) for beta in config.betas}
+        ),
+    }
+    if controlled:
+        controlled_table = _breadth_table(controlled)
+        for name, row in controlled_table.items():
+            row["success_rates"] = controlled_sr[name]
+            row["sr_mean"] = statistics.fmean(controlled_sr[name])
+        report["controlled"] = {
+            "logged_episodes": logged_episodes,
+            "protocol": protocol_label(*protocols[0]),
+            "arms": controlled_table,
+            "comparisons": _breadth_comparisons(
+                controlled_table, {beta: controlled_label(beta) for beta in config.betas}
+            ),
+        }
     report["train_curves"] = train_curves
     report["seconds"] = round(time.perf_counter() - started, 1)
-    (out / "evidence.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "evidence.json").write_text(dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "evidence.md").write_text(evidence_markdown(report), encoding="utf-8")
     plot_evidence(report, out / "evidence.png")
     return report
+
+
+def _greedy_records(policy: Any, config: RLConfig, out: Path) -> list[EpisodeRecord]:
+    """Greedy episodes of `policy` on `config.eval_cases` (every case once by default)."""
+    assert config.eval_cases is not None
+    policy.eval()
+    return roll_out(
+        policy,
+        cases=config.eval_cases,
+        episodes=config.eval_episodes,
+        seed=config.seed,
+        out=out,
+        mode="greedy",
+        config=config,
+    )
 
 
 def evidence_markdown(report: dict[str, Any]) -> str:
@@ -265,8 +433,76 @@ def evidence_markdown(report: dict[str, Any]) -> str:
                 f"| {comp.get('turns_gap', 0.0):+.2f} |"
             )
         lines.append("")
+    lines += _breadth_markdown(report)
     lines.append(f"Wall time: {report['seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
+
+
+def _breadth_markdown(report: dict[str, Any]) -> list[str]:
+    breadth = report.get("breadth")
+    if not breadth:
+        return []
+
+    def arm_rows(arms: dict[str, dict[str, Any]], with_sr: bool) -> list[str]:
+        rows = []
+        for name, arm in arms.items():
+            per_seed = ", ".join(f"{x:.3f}" for x in arm["entropy"])
+            row = (
+                f"| {name} | {arm['entropy_mean']:.3f} | {per_seed} "
+                f"| {arm['effective_strategies_mean']:.2f} |"
+            )
+            if with_sr:
+                srs = ", ".join(f"{x:.3f}" for x in arm["success_rates"])
+                row += f" {arm['sr_mean']:.3f} ({srs}) |"
+            rows.append(row)
+        return rows
+
+    def comparison_rows(comparisons: dict[str, dict[str, Any]]) -> list[str]:
+        if not comparisons:
+            return []
+        rows = [
+            "",
+            "| comparison | entropy gap, mean | per seed | broader on every seed |",
+            "|---|---:|---|---|",
+        ]
+        for name, comp in comparisons.items():
+            gaps = ", ".join(f"{g:+.3f}" for g in comp["entropy_gaps"])
+            rows.append(
+                f"| {name} | {comp['entropy_gap_mean']:+.3f} | {gaps} "
+                f"| {_yes(comp['broader_on_every_seed'])} |"
+            )
+        return rows
+
+    lines = [
+        "## Breadth of the strategy distribution",
+        "",
+        f"Every policy measured on the same states: {breadth['states']}. Entropy: mean "
+        "H(pi(.|s)) in nats; effective strategies: exp(entropy of the shares of the greedy "
+        "choices) on those states.",
+        "",
+        "| arm | entropy | entropy per seed | effective strategies |",
+        "|---|---:|---|---:|",
+        *arm_rows(breadth["arms"], with_sr=False),
+        *comparison_rows(breadth["comparisons"]),
+        "",
+    ]
+    controlled = report.get("controlled")
+    if controlled:
+        lines += [
+            "### The entropy bonus isolated",
+            "",
+            f"Every beta trained on the same experience: {controlled['logged_episodes']} "
+            "sampled episodes of the SFT Planner per seed (importance-weighted), with the "
+            "on-policy runs' other settings, so the bonus is the only difference between the "
+            f"arms. SR: greedy, {controlled['protocol']}.",
+            "",
+            "| arm | entropy | entropy per seed | effective strategies | SR (per seed) |",
+            "|---|---:|---|---:|---|",
+            *arm_rows(controlled["arms"], with_sr=True),
+            *comparison_rows(controlled["comparisons"]),
+            "",
+        ]
+    return lines
 
 
 def _yes(flag: bool) -> str:
@@ -314,7 +550,14 @@ ArmName = Literal[
     "full", "no-planner", "no-reasoner", "no-retriever", "sft", "sft+rl", "random", "majority"
 ]
 ALL_ARMS: tuple[ArmName, ...] = (
-    "full", "no-planner", "no-reasoner", "no-retriever", "sft", "sft+rl", "random", "majority"
+    "full",
+    "no-planner",
+    "no-reasoner",
+    "no-retriever",
+    "sft",
+    "sft+rl",
+    "random",
+    "majority",
 )
 
 
@@ -333,6 +576,9 @@ class AblationConfig:
     seeker: Literal["act", "llm"] = "act"
     experts: Literal["rule", "llm"] = "rule"
     max_turns: int = 10
+    #: When an episode ends early: "reward" (the paper, as in RL training and the evidence's
+    #: primary protocol), "accept", or None for the seeker's default.
+    end_on: EndOn | None = "reward"
     concurrency: int = 4
     out: Path = Path("runs/ablations")
     #: Extra `Context` settings for every arm (model, base_url...).
@@ -371,6 +617,7 @@ def run_ablations(config: AblationConfig) -> dict[str, Any]:
         seeker=config.seeker,
         experts=config.experts,
         max_turns=config.max_turns,
+        end_on=config.end_on,
         concurrency=config.concurrency,
     )
     rows: dict[str, dict[str, Any]] = {}
@@ -398,7 +645,7 @@ def run_ablations(config: AblationConfig) -> dict[str, Any]:
     table = ablation_markdown(rows, config)
     comparison = _evaluation_comparison(run_dirs, out)
     report = {"config": _json_config(config), "arms": rows, "evaluation_comparison": comparison}
-    (out / "ablations.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "ablations.json").write_text(dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "ablations.md").write_text(table, encoding="utf-8")
     return report
 
@@ -419,20 +666,28 @@ def _evaluation_comparison(run_dirs: dict[str, list[Path]], out: Path) -> str | 
     return str(path)
 
 
+def _short_planner(planner: str) -> str:
+    """Return a planner name, or the last two parts of a checkpoint path (x/planner)."""
+    parts = Path(planner).parts
+    return "/".join(parts[-2:]) if len(parts) > 1 else planner
+
+
 def ablation_markdown(rows: dict[str, dict[str, Any]], config: AblationConfig) -> str:
     """Render the comparison table of the arms."""
     lines = [
         "# Ablations and comparisons",
         "",
         f"Cases {config.cases}, seeds {list(config.seeds)}, seeker {config.seeker}, experts "
-        f"{config.experts}, greedy Planner, at most {config.max_turns} turns.",
+        f"{config.experts}, greedy Planner, at most {config.max_turns} turns, episodes end on "
+        f"{config.end_on or 'the seeker default'}. SR: some turn reward > 0.7 (the paper); "
+        "strict SR: explicit acceptance.",
         "",
         "| arm | planner | SR mean +- std | strict SR | turns | effective strategies |",
         "|---|---|---|---:|---:|---:|",
     ]
     for name, row in rows.items():
         lines.append(
-            f"| {name} | {Path(row['planner']).name or row['planner']} "
+            f"| {name} | {_short_planner(row['planner'])} "
             f"| {row['sr_mean']:.3f} +- {row['sr_std']:.3f} | {row['strict_sr_mean']:.3f} "
             f"| {row['turns_mean']:.2f} | {row['effective_strategies_mean']:.2f} |"
         )

@@ -9,9 +9,15 @@ import pytest
 
 from rl.experiment import (
     AblationConfig,
+    Breadth,
     EvidenceConfig,
     _arm,
+    _breadth_comparisons,
+    _breadth_table,
     arm_settings,
+    beta_label,
+    breadth_on,
+    controlled_label,
     evidence_markdown,
     protocol_label,
 )
@@ -91,3 +97,90 @@ def test_evidence_protocols_pair_every_case_set_with_every_ending_rule() -> None
 def test_rl_config_refuses_unknown_ending_rule() -> None:
     with pytest.raises(ValueError, match="end_on must be one of"):
         RLConfig(init=None, end_on="never").validate()  # type: ignore[arg-type]
+
+
+def test_breadth_comparisons_pair_seeds_against_the_smallest_beta() -> None:
+    table = _breadth_table({
+        beta_label(0.01): [Breadth(1.0, 3.0), Breadth(0.9, 2.0), Breadth(0.8, 2.5)],
+        beta_label(0.0): [Breadth(0.9, 3.0), Breadth(0.95, 2.0), Breadth(0.7, 2.0)],
+        beta_label(0.1): [Breadth(1.2, 4.0), Breadth(1.1, 4.0), Breadth(1.0, 4.0)],
+    })
+    assert table[beta_label(0.01)]["entropy_mean"] == pytest.approx(0.9)
+    assert table[beta_label(0.0)]["effective_strategies_mean"] == pytest.approx(7.0 / 3)
+    labels = {0.01: beta_label(0.01), 0.0: beta_label(0.0), 0.1: beta_label(0.1)}
+    comparisons = _breadth_comparisons(table, labels)
+    assert set(comparisons) == {
+        f"{beta_label(0.01)} vs {beta_label(0.0)}", f"{beta_label(0.1)} vs {beta_label(0.0)}"
+    }
+    small = comparisons[f"{beta_label(0.01)} vs {beta_label(0.0)}"]
+    assert small["entropy_gaps"] == pytest.approx([0.1, -0.05, 0.1])
+    assert small["broader_on_every_seed"] is False  # one seed of three is narrower
+    assert comparisons[f"{beta_label(0.1)} vs {beta_label(0.0)}"]["broader_on_every_seed"]
+    assert _breadth_comparisons(table, {0.01: beta_label(0.01)}) == {}
+
+
+def test_breadth_on_fixed_states() -> None:
+    import torch
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, logits: torch.Tensor) -> None:
+            super().__init__()
+            self.logits = logits
+
+        def forward(self, texts: list[str]) -> torch.Tensor:
+            return self.logits[: len(texts)]
+
+    uniform = breadth_on(Fixed(torch.zeros(4, 14)), ["a", "b", "c", "d"])
+    assert uniform.entropy == pytest.approx(math.log(14))
+    peaked = torch.full((4, 14), -50.0)
+    peaked[[0, 1, 2, 3], [0, 0, 5, 5]] = 50.0
+    two = breadth_on(Fixed(peaked), ["a", "b", "c", "d"])
+    assert two.entropy == pytest.approx(0.0, abs=1e-6)
+    assert two.effective_strategies == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no states"):
+        breadth_on(Fixed(peaked), [])
+
+
+def test_breadth_sections_in_the_markdown() -> None:
+    one_hot = [1.0] + [0.0] * 13
+    sft = _arm("SFT", [_result(0.5, one_hot)])
+    arms = {
+        "SFT": [Breadth(1.8, 5.0)],
+        beta_label(0.01): [Breadth(1.0, 3.0)],
+        beta_label(0.0): [Breadth(0.9, 3.5)],
+    }
+    table = _breadth_table(arms)
+    controlled = _breadth_table(
+        {controlled_label(0.01): [Breadth(1.3, 2.6)], controlled_label(0.0): [Breadth(1.2, 2.5)]}
+    )
+    for name in controlled:
+        controlled[name]["success_rates"] = [1.0]
+        controlled[name]["sr_mean"] = 1.0
+    report = {
+        "config": {"seeds": [0], "rl": {
+            "updates": 2, "episodes_per_update": 3, "cases": "inspired-train", "lr": 0.01,
+            "gamma": 0.999, "normalisation": "batch", "baseline": True, "train": "head",
+            "seeker": "act", "experts": "rule"}},
+        "sets": {"inspired-test": {"arms": {"SFT": sft.to_json()}, "comparisons": {}}},
+        "breadth": {
+            "states": "the SFT arm's states",
+            "arms": table,
+            "comparisons": _breadth_comparisons(
+                table, {0.01: beta_label(0.01), 0.0: beta_label(0.0)}
+            ),
+        },
+        "controlled": {
+            "logged_episodes": 6,
+            "protocol": "inspired-test",
+            "arms": controlled,
+            "comparisons": _breadth_comparisons(
+                controlled, {0.01: controlled_label(0.01), 0.0: controlled_label(0.0)}
+            ),
+        },
+        "seconds": 1.0,
+    }
+    text = evidence_markdown(report)
+    assert "| SFT | 1.800 | 1.800 | 5.00 |" in text
+    assert f"| {beta_label(0.01)} vs {beta_label(0.0)} | +0.100 | +0.100 | yes |" in text
+    assert "6 sampled episodes of the SFT Planner per seed" in text
+    assert f"| {controlled_label(0.01)} | 1.300 | 1.300 | 2.60 | 1.000 (1.000) |" in text

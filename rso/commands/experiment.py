@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+
+from rso.jsonio import dumps
 
 NumberT = TypeVar("NumberT", int, float)
 
@@ -21,6 +22,13 @@ END_ON_CHOICES = ("reward", "accept", "default")
 END_ON_HELP = (
     "When an episode ends early: reward (the paper: first turn reward > 0.7), accept (explicit "
     "acceptance or the seeker leaving) or default (the seeker's own default)."
+)
+
+#: rl.losses.ENTROPY_SCALES, repeated so that `--help` does not import torch.
+ENTROPY_SCALES = ("mean", "decision")
+ENTROPY_SCALE_HELP = (
+    "How the entropy bonus is summed: mean (the paper: beta times the per-step mean entropy) or "
+    "decision (counted at every decision, like the policy term; about T times stronger)."
 )
 
 
@@ -46,6 +54,7 @@ def rl(
     updates: Annotated[int, typer.Option(min=1)] = 10,
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
     beta: Annotated[float, typer.Option(min=0.0, help="Entropy bonus.")] = 0.01,
+    entropy_scale: Annotated[str, typer.Option(help=ENTROPY_SCALE_HELP)] = "mean",
     gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount.")] = 0.999,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     baseline: Annotated[
@@ -84,6 +93,7 @@ def rl(
     _choice("cases", cases, CASE_SETS)
     _choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
     _choice("normalisation", normalisation, ("episode", "batch", "none"))
+    _choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
     _choice("train", train, ("head", "top"))
     _choice("seeker", seeker, ("act", "llm"))
     _choice("experts", experts, ("rule", "llm"))
@@ -94,6 +104,7 @@ def rl(
         episodes_per_update=episodes_per_update,
         gamma=gamma,
         beta=beta,
+        entropy_scale=entropy_scale,  # type: ignore[arg-type]
         lr=lr,
         baseline=baseline,
         normalisation=normalisation,  # type: ignore[arg-type]
@@ -129,7 +140,7 @@ def rl(
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(summary.to_json(), indent=2))
+        typer.echo(dumps(summary.to_json(), indent=2))
         return
     for tag, result in (("before", summary.eval_before), ("after", summary.eval_after)):
         if result is not None:
@@ -148,6 +159,14 @@ def rl_evidence(
     ] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
     betas: Annotated[str, typer.Option(help="Comma-separated entropy bonuses.")] = "0.01,0",
+    entropy_scale: Annotated[str, typer.Option(help=ENTROPY_SCALE_HELP)] = "mean",
+    controlled: Annotated[
+        bool,
+        typer.Option(
+            help="Also train every beta on the same logged rollouts of the SFT Planner, which "
+            "isolates the entropy bonus from run-to-run noise."
+        ),
+    ] = True,
     updates: Annotated[int, typer.Option(min=1)] = 10,
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
@@ -170,6 +189,7 @@ def rl_evidence(
     from rl.reinforce import RLConfig
 
     _choice("normalisation", normalisation, ("episode", "batch", "none"))
+    _choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
     _choice("train", train, ("head", "top"))
     _choice("end-on", end_on, END_ON_CHOICES)
     eval_rules = tuple(r.strip() for r in eval_end_on.split(",") if r.strip())
@@ -181,6 +201,7 @@ def rl_evidence(
         end_on=None if end_on == "default" else end_on,  # type: ignore[arg-type]
         episodes_per_update=episodes_per_update,
         lr=lr,
+        entropy_scale=entropy_scale,  # type: ignore[arg-type]
         normalisation=normalisation,  # type: ignore[arg-type]
         baseline=baseline,
         eval_episodes=eval_episodes,
@@ -197,6 +218,7 @@ def rl_evidence(
         betas=_floats(betas, "betas"),
         eval_sets=("inspired-test", "redial-test") if redial else ("inspired-test",),
         eval_end_on=eval_rules or None,  # type: ignore[arg-type]
+        controlled=controlled,
         out=out,
     )
     try:
@@ -204,7 +226,7 @@ def rl_evidence(
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps({k: v for k, v in report.items() if k != "train_curves"}, indent=2))
+        typer.echo(dumps({k: v for k, v in report.items() if k != "train_curves"}, indent=2))
         return
     typer.echo((out / "evidence.md").read_text(encoding="utf-8"))
 
@@ -217,15 +239,14 @@ def ablations(
     rl_checkpoint: Annotated[
         Path | None, typer.Option("--rl", help="SFT+RL checkpoint (e.g. runs/rl/planner).")
     ] = None,
-    arms: Annotated[
-        str | None, typer.Option(help="Comma-separated arms (default: all).")
-    ] = None,
+    arms: Annotated[str | None, typer.Option(help="Comma-separated arms (default: all).")] = None,
     cases: Annotated[str, typer.Option()] = "inspired-test",
     episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
     seeker: Annotated[str, typer.Option(help="act (fast) or llm.")] = "act",
     experts: Annotated[str, typer.Option(help="rule (fast) or llm.")] = "rule",
     max_turns: Annotated[int, typer.Option(min=1)] = 10,
+    end_on: Annotated[str, typer.Option(help=END_ON_HELP)] = "reward",
     concurrency: Annotated[int, typer.Option(min=1)] = 4,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible /v1 URL.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name for every LLM role.")] = None,
@@ -239,6 +260,7 @@ def ablations(
     _choice("cases", cases, CASE_SETS)
     _choice("seeker", seeker, ("act", "llm"))
     _choice("experts", experts, ("rule", "llm"))
+    _choice("end-on", end_on, END_ON_CHOICES)
     chosen = tuple(a.strip() for a in arms.split(",")) if arms else ALL_ARMS
     for arm in chosen:
         _choice("arms", arm, ALL_ARMS)
@@ -259,6 +281,7 @@ def ablations(
         seeker=seeker,  # type: ignore[arg-type]
         experts=experts,  # type: ignore[arg-type]
         max_turns=max_turns,
+        end_on=None if end_on == "default" else end_on,  # type: ignore[arg-type]
         concurrency=concurrency,
         out=out,
         context=context,
@@ -268,7 +291,7 @@ def ablations(
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(dumps(report, indent=2))
         return
     typer.echo((out / "ablations.md").read_text(encoding="utf-8"))
 
