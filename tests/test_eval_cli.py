@@ -81,7 +81,7 @@ def test_judges_on_rate_persuasiveness_and_credibility(
     assert persuasion["n_scored"] == 0
     assert persuasion["n_pre_equals_true"] + persuasion["n_missing"] == 4
     assert persuasion["mean"]["value"] is None  # no scorable dialogue: null, not NaN
-    printed = strict_json(result.stdout[result.stdout.index("{") :])
+    printed = strict_json(result.stdout)  # stdout is the JSON alone; status went to stderr
     assert printed["b"]["persuasiveness"]["mean"]["value"] is None
     assert fake.prompts  # the judges really asked the model
 
@@ -108,7 +108,7 @@ def test_a_run_whose_episodes_all_failed_gets_strict_json_and_n_a(tmp_path: Path
     metrics = strict_json((run / "metrics.json").read_text())
     assert metrics["n_episodes"] == 0 and metrics["n_failed"] == 2
     assert metrics["sr"]["value"] is None and metrics["strict_sr"]["value"] is None
-    assert strict_json(result.stdout[result.stdout.index("{") :])["down"]["sr"]["value"] is None
+    assert strict_json(result.stdout)["down"]["sr"]["value"] is None
     assert "nan" not in (run / "report.md").read_text().lower()
 
 

@@ -110,7 +110,8 @@ def evaluate_one(
     elif judges == "auto":
         typer.echo(
             f"note: {name}: LLM judges (persuasiveness, credibility) skipped for a run with the "
-            f"{seeker or 'unknown'} seeker; pass --judges on to run them"
+            f"{seeker or 'unknown'} seeker; pass --judges on to run them",
+            err=True,
         )
     metrics = compute_metrics(
         episodes,
@@ -132,11 +133,14 @@ def evaluate_one(
     if metrics.n_failed:
         typer.echo(
             f"warning: {name}: {metrics.n_failed} failed episode(s) are left out of the metrics "
-            "(their errors are in episodes.jsonl)"
+            "(their errors are in episodes.jsonl)",
+            err=True,
         )
     typer.echo(
         f"{name}: {metrics.n_episodes} episodes ({metrics.n_failed} failed): SR {metrics.sr}, "
-        f"strict SR {metrics.strict_sr}, AvgT {metrics.avg_turns} -> {paths['report']}"
+        f"strict SR {metrics.strict_sr}, AvgT {metrics.avg_turns} -> {paths['report']}",
+        # Status goes to stderr, so that stdout holds only the table or, with --json, the JSON.
+        err=True,
     )
     return metrics
 
