@@ -184,3 +184,25 @@ def test_breadth_sections_in_the_markdown() -> None:
     assert f"| {beta_label(0.01)} vs {beta_label(0.0)} | +0.100 | +0.100 | yes |" in text
     assert "6 sampled episodes of the SFT Planner per seed" in text
     assert f"| {controlled_label(0.01)} | 1.300 | 1.300 | 2.60 | 1.000 (1.000) |" in text
+
+
+def test_cli_refuses_an_unknown_entropy_scale() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from rso.commands import experiment, train
+
+    app = typer.Typer()
+    train.register(app)
+    experiment.register(app)
+    for command in (["train", "rl"], ["experiment", "rl-evidence"]):
+        result = CliRunner().invoke(app, [*command, "--entropy-scale", "sum"])
+        assert result.exit_code == 2, result.output
+        assert "--entropy-scale must be one of mean, decision" in result.output
+
+
+def test_cli_entropy_scales_match_the_loss() -> None:
+    from rl.losses import ENTROPY_SCALES
+    from rso.commands.experiment import ENTROPY_SCALES as CLI_SCALES
+
+    assert CLI_SCALES == ENTROPY_SCALES
