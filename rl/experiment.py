@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graph.rollout import EndOn
-from rl.records import EpisodeRecord
+from rl.records import EpisodeRecord, read_episodes
 from rl.reinforce import (
+    LATEST_FILE,
     EvalResult,
     FeatureCache,
     ReinforceTrainer,
@@ -58,6 +59,9 @@ class EvidenceConfig:
     #: on-policy training, which at beta 0.01 is larger than the bonus's effect.
     controlled: bool = True
     out: Path = Path("runs/rl-evidence")
+    #: Continue an interrupted experiment in `out`: finished RL runs are loaded, unfinished ones
+    #: continue from their last checkpoint, complete logs are reused, evaluations run again.
+    resume: bool = False
 
     def protocols(self) -> list[tuple[str, EndOn | None]]:
         """Return the (case set, episode-ending rule) pairs every arm is evaluated on."""
@@ -203,6 +207,16 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if config.rl.init is None:
         raise ValueError("the RL-evidence experiment needs a starting (SFT) checkpoint")
+    started_runs = sorted(
+        path.parent.name
+        for path in out.glob(f"*/{LATEST_FILE}")
+        if path.parent.name.startswith(("rl-beta", "controlled-beta"))
+    )
+    if started_runs and not config.resume:
+        raise FileExistsError(
+            f"{out} already holds an RL-evidence experiment (runs {', '.join(started_runs)}); "
+            "pass --resume to continue it, or choose another --out"
+        )
     protocols = config.protocols()
     per_set: dict[str, dict[str, list[EvalResult]]] = {protocol_label(*p): {} for p in protocols}
     train_curves: dict[str, list[dict[str, Any]]] = {}
@@ -258,6 +272,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 out=run_dir,
                 eval_cases=None,  # evaluated below, under every protocol
                 progress=config.rl.progress,
+                resume=config.resume,
             )
             trainer = ReinforceTrainer(rl_config, share_features=shared)
             summary = trainer.run()
@@ -269,16 +284,19 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
         # The same experience for every beta: the SFT Planner's sampled rollouts, as many
         # episodes as one on-policy run uses, learned from with importance weights.
         logs = out / f"sft-logs-seed{seed}"
-        roll_out(
-            sft,
-            cases=config.rl.cases,
-            episodes=logged_episodes,
-            seed=seed,
-            out=logs,
-            mode="sample",
-            config=config.rl,
-            shuffle=True,
-        )
+        # Logs of an interrupted experiment are kept when complete: the controlled runs that
+        # already learned from them must continue on the same episodes.
+        if not (config.resume and _complete_logs(logs, logged_episodes)):
+            roll_out(
+                sft,
+                cases=config.rl.cases,
+                episodes=logged_episodes,
+                seed=seed,
+                out=logs,
+                mode="sample",
+                config=config.rl,
+                shuffle=True,
+            )
         eval_set, end_on = protocols[0]
         for beta in config.betas:
             rl_config = replace(
@@ -288,6 +306,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 out=out / f"controlled-beta{beta:g}-seed{seed}",
                 from_runs=(logs,),
                 eval_cases=None,
+                resume=config.resume,
             )
             trainer = ReinforceTrainer(rl_config, share_features=shared)
             trainer.run()
@@ -367,6 +386,18 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     (out / "evidence.md").write_text(evidence_markdown(report), encoding="utf-8")
     plot_evidence(report, out / "evidence.png")
     return report
+
+
+def _complete_logs(run: Path, episodes: int) -> bool:
+    """Return True when `run` holds `episodes` finished episodes (a complete logged run)."""
+    path = run / "episodes.jsonl"
+    if not path.is_file():
+        return False
+    try:
+        records = read_episodes(path)
+    except (OSError, ValueError):
+        return False
+    return len(records) == episodes and all(r.status == "ok" for r in records)
 
 
 def _greedy_records(policy: Any, config: RLConfig, out: Path) -> list[EpisodeRecord]:

@@ -81,3 +81,48 @@ def test_rl_raises_success_rate_over_the_sft_planner(tmp_path: Path) -> None:
     # Every arm is measured on the same fixed states, below the SFT Planner's breadth.
     breadth = report["breadth"]["arms"]
     assert breadth["SFT"]["entropy"][0] > breadth[beta_label(0.01)]["entropy"][0]
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_SFT_OUTPUT / "planner.json").is_file(), reason="no SFT Planner checkpoint"
+)
+def test_an_interrupted_experiment_resumes(tmp_path: Path) -> None:
+    import shutil
+
+    rl = RLConfig(
+        updates=2, episodes_per_update=4, eval_episodes=4, concurrency=2, progress=False
+    )
+    config = EvidenceConfig(
+        rl=rl, seeds=(0,), betas=(0.01, 0.0), eval_end_on=("reward",), out=tmp_path
+    )
+    first = run_rl_evidence(config)
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_rl_evidence(config)
+    # As if killed before the last controlled run and the report.
+    shutil.rmtree(tmp_path / "controlled-beta0-seed0")
+    (tmp_path / "evidence.json").unlink()
+    logs = (tmp_path / "sft-logs-seed0" / "episodes.jsonl").read_bytes()
+    finished = {
+        run: (tmp_path / run / "latest.json").stat().st_mtime_ns
+        for run in ("rl-beta0.01-seed0", "rl-beta0-seed0", "controlled-beta0.01-seed0")
+    }
+    config.resume = True
+    again = run_rl_evidence(config)
+    for run, mtime in finished.items():  # loaded, not trained again
+        assert (tmp_path / run / "latest.json").stat().st_mtime_ns == mtime, run
+    assert (tmp_path / "controlled-beta0-seed0" / "latest.json").is_file()
+    assert (tmp_path / "sft-logs-seed0" / "episodes.jsonl").read_bytes() == logs  # reused
+    for key in ("sets", "breadth", "controlled"):
+        assert _close(again[key], first[key]), key
+    assert again["train_curves"] == first["train_curves"]
+
+
+def _close(a: Any, b: Any, tol: float = 1e-4) -> bool:
+    """Nested equality with a tolerance for floats (cached features may differ in the last bits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tol
+    return bool(a == b)

@@ -182,6 +182,9 @@ def rl_evidence(
     eval_episodes: Annotated[int | None, typer.Option(help="Default: every case once.")] = None,
     concurrency: Annotated[int, typer.Option(min=1)] = 8,
     out: Annotated[Path, typer.Option()] = Path("runs/rl-evidence"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted experiment in --out (same settings).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """SFT vs SFT+RL on held-out cases over seeds, for each beta (fast simulation)."""
@@ -220,6 +223,7 @@ def rl_evidence(
         eval_end_on=eval_rules or None,  # type: ignore[arg-type]
         controlled=controlled,
         out=out,
+        resume=resume,
     )
     try:
         report = run_rl_evidence(config)
