@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from rso.commands import fail
+
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
@@ -17,11 +19,6 @@ if TYPE_CHECKING:
     from graph.context import Context
 
 _QUIT = {"quit", "exit", ":q", "bye!"}
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _movie(kb_id: str | None) -> dict[str, str] | None:
@@ -80,7 +77,7 @@ def _run_turn(
     try:
         out = session.invoke(InputState(messages=[HumanMessage(text)]), config, context=context)
     except (InvalidTurnError, LLMError, EmbeddedServerError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     return turn_payload(out, thread_id)
 
 
@@ -161,13 +158,13 @@ def chat_command(
     try:
         context = Context.from_env(**overrides)
     except ContextError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if planner_checkpoint is not None and not planner_checkpoint.exists():
-        raise _fail(f"planner checkpoint not found: {planner_checkpoint}", 2)
+        raise fail(f"planner checkpoint not found: {planner_checkpoint}", 2)
     if message is not None and not message.strip():
-        raise _fail("--message is empty: give the seeker's message", 2)
+        raise fail("--message is empty: give the seeker's message", 2)
     if as_json and message is None:
-        raise _fail("--json needs --message (one turn)", 2)
+        raise fail("--json needs --message (one turn)", 2)
     thread_id = thread or uuid.uuid4().hex[:12]
     with open_session_graph(db) as session:
         if message is not None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from rso.commands import check_choice, fail
 from rso.jsonio import dumps
 
 NumberT = TypeVar("NumberT", int, float)
@@ -30,16 +31,6 @@ ENTROPY_SCALE_HELP = (
     "How the entropy bonus is summed: mean (the paper: beta times the per-step mean entropy) or "
     "decision (counted at every decision, like the policy term; about T times stronger)."
 )
-
-
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise typer.BadParameter(f"--{option} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 def rl(
@@ -90,14 +81,14 @@ def rl(
     """Entropy-regularised REINFORCE of the Planner on simulated dialogues (or logged runs)."""
     from rl.reinforce import RLConfig, train_rl
 
-    _choice("cases", cases, CASE_SETS)
-    _choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
-    _choice("normalisation", normalisation, ("episode", "batch", "none"))
-    _choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
-    _choice("train", train, ("head", "top"))
-    _choice("seeker", seeker, ("act", "llm"))
-    _choice("experts", experts, ("rule", "llm"))
-    _choice("end-on", end_on, END_ON_CHOICES)
+    check_choice("cases", cases, CASE_SETS)
+    check_choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
+    check_choice("normalisation", normalisation, ("episode", "batch", "none"))
+    check_choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
+    check_choice("train", train, ("head", "top"))
+    check_choice("seeker", seeker, ("act", "llm"))
+    check_choice("experts", experts, ("rule", "llm"))
+    check_choice("end-on", end_on, END_ON_CHOICES)
     config = RLConfig(
         cases=cases,  # type: ignore[arg-type]
         updates=updates,
@@ -131,14 +122,14 @@ def rl(
     elif init is not None:
         config.init = init
     if config.init is not None and not (Path(config.init) / "planner.json").is_file():
-        raise _fail(
+        raise fail(
             f"no Planner checkpoint at {config.init}; run `rso train sft` first, pass --init, "
             "or --fresh"
         )
     try:
         summary = train_rl(config)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(dumps(summary.to_json(), indent=2))
         return
@@ -191,13 +182,13 @@ def rl_evidence(
     from rl.experiment import EvidenceConfig, run_rl_evidence
     from rl.reinforce import RLConfig
 
-    _choice("normalisation", normalisation, ("episode", "batch", "none"))
-    _choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
-    _choice("train", train, ("head", "top"))
-    _choice("end-on", end_on, END_ON_CHOICES)
+    check_choice("normalisation", normalisation, ("episode", "batch", "none"))
+    check_choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
+    check_choice("train", train, ("head", "top"))
+    check_choice("end-on", end_on, END_ON_CHOICES)
     eval_rules = tuple(r.strip() for r in eval_end_on.split(",") if r.strip())
     for rule in eval_rules:
-        _choice("eval-end-on", rule, ("reward", "accept"))
+        check_choice("eval-end-on", rule, ("reward", "accept"))
     rl_config = RLConfig(
         updates=updates,
         train=train,  # type: ignore[arg-type]
@@ -214,7 +205,7 @@ def rl_evidence(
     if init is not None:
         rl_config.init = init
     if rl_config.init is None or not (Path(rl_config.init) / "planner.json").is_file():
-        raise _fail(f"no SFT checkpoint at {rl_config.init}; run `rso train sft` or pass --init")
+        raise fail(f"no SFT checkpoint at {rl_config.init}; run `rso train sft` or pass --init")
     config = EvidenceConfig(
         rl=rl_config,
         seeds=_ints(seeds, "seeds"),
@@ -228,7 +219,7 @@ def rl_evidence(
     try:
         report = run_rl_evidence(config)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(dumps({k: v for k, v in report.items() if k != "train_curves"}, indent=2))
         return
@@ -261,13 +252,13 @@ def ablations(
     from rl.experiment import ALL_ARMS, AblationConfig, run_ablations
     from rl.sft import DEFAULT_SFT_OUTPUT
 
-    _choice("cases", cases, CASE_SETS)
-    _choice("seeker", seeker, ("act", "llm"))
-    _choice("experts", experts, ("rule", "llm"))
-    _choice("end-on", end_on, END_ON_CHOICES)
+    check_choice("cases", cases, CASE_SETS)
+    check_choice("seeker", seeker, ("act", "llm"))
+    check_choice("experts", experts, ("rule", "llm"))
+    check_choice("end-on", end_on, END_ON_CHOICES)
     chosen = tuple(a.strip() for a in arms.split(",")) if arms else ALL_ARMS
     for arm in chosen:
-        _choice("arms", arm, ALL_ARMS)
+        check_choice("arms", arm, ALL_ARMS)
     if rl_checkpoint is None and arms is None:
         chosen = tuple(a for a in chosen if a != "sft+rl")
     context: dict[str, Any] = {}
@@ -293,7 +284,7 @@ def ablations(
     try:
         report = run_ablations(config)
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(dumps(report, indent=2))
         return

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from rso.commands import check_choice
+
 export_app = typer.Typer(
     help="Export logged rollouts for training with other tools.", no_args_is_help=True
 )
@@ -43,10 +45,7 @@ def trl(
     from rl.export import MissingDatasetsError, export_trl
 
     for option, value in (("rows", rows), ("format", fmt), ("prompt-format", prompt_format)):
-        if value not in _CHOICES[option]:
-            raise typer.BadParameter(
-                f"--{option} must be one of {', '.join(_CHOICES[option])}, got {value!r}"
-            )
+        check_choice(option, value, _CHOICES[option])
     try:
         result = export_trl(
             run,

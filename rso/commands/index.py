@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rso.commands import fail
+
 if TYPE_CHECKING:
     from rso.data.records import Movie
 
@@ -32,11 +34,6 @@ def _index_dir(cache_root: Path | None) -> Path:
     return cache_root.expanduser() / "index" if cache_root else default_index_dir()
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
 def _load_movies() -> list[Movie]:
     from rso.data.jsonl import DataFormatError
     from rso.data.movies import load_movies
@@ -44,7 +41,7 @@ def _load_movies() -> list[Movie]:
     try:
         return load_movies()
     except (DataFormatError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @index_app.command("build")
@@ -80,7 +77,7 @@ def build_command(
         index = MovieIndex.build(movies, embedder)
         index.save(directory)
     except EmbeddingError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(
         f"built index of {len(index):,} movies with {embedder.model_id} in "
         f"{time.perf_counter() - started:.1f} s: {directory}"
@@ -105,7 +102,7 @@ def search_command(
         index = MovieIndex.load(_index_dir(cache_dir), movies, get_embedder())
         hits = index.search(query, k)
     except EmbeddingError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         rows = [
             {"rank": h.rank, "kb_id": h.kb_id, "title": h.title, "score": round(h.score, 6)}

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from rso.commands import check_choice
+
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
 train_app = typer.Typer(
@@ -65,10 +67,7 @@ def sft(
         "storage-dtype": (storage_dtype, ("float16", "float32")),
     }
     for option, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise typer.BadParameter(
-                f"--{option} must be one of {', '.join(allowed)}, got {value!r}"
-            )
+        check_choice(option, value, allowed)
     config = SFTConfig(
         backbone=backbone or default_backbone(),
         mode=mode,  # type: ignore[arg-type]
