@@ -14,10 +14,11 @@ import random
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from typing_extensions import TypeIs
 
 from graph.context import Context, PlannerMode, context_from
 from graph.routing import ActorNode, actor_node_name
@@ -60,13 +61,18 @@ def _load_policy(path: str) -> PlannerPolicy:
     return policy
 
 
+def is_uniform(checkpoint: str | None) -> TypeIs[Literal["uniform"] | None]:
+    """Return True when `checkpoint` names the uniform policy (no checkpoint, or "uniform")."""
+    return checkpoint is None or checkpoint == "uniform"
+
+
 def strategy_distribution(dialogue: str, checkpoint: str | None) -> list[float]:
     """Return pi(. | dialogue) in `STRATEGIES` order; uniform when there is no checkpoint.
 
     `checkpoint` is a Planner name of `rl.planners`: a checkpoint path, "majority" or
     "memory:<key>" (a policy registered with `rl.planners.register_policy`).
     """
-    if checkpoint is None or checkpoint == "uniform":
+    if is_uniform(checkpoint):
         _announce_uniform()
         return [1.0 / len(STRATEGIES)] * len(STRATEGIES)
     # Baselines ("majority"), live policies ("memory:<key>") and checkpoints, resolved in one
@@ -114,7 +120,7 @@ def plan_strategy(state: State, runtime: Runtime[Context]) -> Command[ActorNode]
     dialogue = format_dialogue(dialogue_turns(state.messages))
     probs = strategy_distribution(dialogue, context.planner_checkpoint)
     mode = context.planner_mode
-    if context.planner_checkpoint in (None, "uniform"):
+    if is_uniform(context.planner_checkpoint):
         # The argmax of a uniform distribution is the first strategy on every turn, which would
         # silently turn the random baseline into a constant one: a uniform Planner always draws.
         mode = "sample"

@@ -447,10 +447,10 @@ def _known_preferences(messages: Sequence[Any], runtime: Any) -> tuple[Preferenc
     """
     from graph.context import context_from
 
-    prefs, dialogue = _preferences_of(messages)
-    if not context_from(runtime).use_reasoner:
-        prefs, _ = _preferences_of(messages[-NO_REASONER_WINDOW:])
-    return prefs, dialogue
+    if context_from(runtime).use_reasoner:
+        return _preferences_of(messages)
+    prefs, _ = _preferences_of(messages[-NO_REASONER_WINDOW:])
+    return prefs, _read_dialogue(messages)
 
 
 def _title_finder() -> Callable[[str], list[str]] | None:

@@ -30,6 +30,7 @@ from rl.reinforce import (
     ReinforceTrainer,
     RLConfig,
     effective_count,
+    greedy_episodes,
     roll_out,
     strategy_shares,
     summarise_eval,
@@ -247,7 +248,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 seed=seed,
             )
             where = out / "eval" / f"{tag}-{eval_set}-end-{end_on or 'default'}-seed{seed}"
-            records = _greedy_records(policy, eval_config, where)
+            records = greedy_episodes(policy, eval_config, where)
             per_set[protocol_label(eval_set, end_on)].setdefault(arm, []).append(
                 summarise_eval(records, policy)
             )
@@ -318,7 +319,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 end_on=end_on,
             )
             where = out / "eval" / f"controlled-beta{beta:g}-{eval_set}-seed{seed}"
-            records = _greedy_records(trainer.policy, eval_config, where)
+            records = greedy_episodes(trainer.policy, eval_config, where)
             controlled_sr.setdefault(name, []).append(summarise_eval(records, None).success_rate)
     report: dict[str, Any] = {
         "config": {
@@ -398,21 +399,6 @@ def _complete_logs(run: Path, episodes: int) -> bool:
     except (OSError, ValueError):
         return False
     return len(records) == episodes and all(r.status == "ok" for r in records)
-
-
-def _greedy_records(policy: Any, config: RLConfig, out: Path) -> list[EpisodeRecord]:
-    """Greedy episodes of `policy` on `config.eval_cases` (every case once by default)."""
-    assert config.eval_cases is not None
-    policy.eval()
-    return roll_out(
-        policy,
-        cases=config.eval_cases,
-        episodes=config.eval_episodes,
-        seed=config.seed,
-        out=out,
-        mode="greedy",
-        config=config,
-    )
 
 
 def evidence_markdown(report: dict[str, Any]) -> str:

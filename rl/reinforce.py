@@ -515,19 +515,19 @@ def summarise_eval(records: Sequence[EpisodeRecord], policy: PlannerPolicy | Non
     )
 
 
-def evaluate_policy(
+def greedy_episodes(
     policy: PlannerPolicy | None,
     config: RLConfig,
     out: Path,
     seed: int | None = None,
     planner: str | None = None,
-) -> EvalResult:
-    """Greedy (argmax) evaluation on `config.eval_cases`, as the method prescribes for testing."""
+) -> list[EpisodeRecord]:
+    """Greedy (argmax) episodes on `config.eval_cases`, as the method prescribes for testing."""
     if config.eval_cases is None:
         raise ValueError("no evaluation cases configured")
     if policy is not None:
         policy.eval()
-    records = roll_out(
+    return roll_out(
         policy,
         cases=config.eval_cases,
         episodes=config.eval_episodes,
@@ -537,7 +537,17 @@ def evaluate_policy(
         config=config,
         planner=planner,
     )
-    return summarise_eval(records, policy)
+
+
+def evaluate_policy(
+    policy: PlannerPolicy | None,
+    config: RLConfig,
+    out: Path,
+    seed: int | None = None,
+    planner: str | None = None,
+) -> EvalResult:
+    """Summarise the greedy episodes of `policy` on `config.eval_cases` (`greedy_episodes`)."""
+    return summarise_eval(greedy_episodes(policy, config, out, seed, planner), policy)
 
 
 # -- checkpoints and resume -----------------------------------------------------------------------
