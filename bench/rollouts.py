@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -28,6 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.results import write_section  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -158,19 +160,6 @@ def _rate(value: float) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def write_results(heading: str, text: str, path: Path = ROOT / "bench" / "RESULTS.md") -> None:
-    """Replace (or append) the section `heading` of bench/RESULTS.md, keeping the others."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    title = f"## {heading}"
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    section = f"{title}\n\n{text.strip()}\n\n"
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section, current)
-    else:
-        updated = current.rstrip() + "\n\n" + section
-    path.write_text(updated.rstrip() + "\n", encoding="utf-8")
-
-
 def main() -> None:
     """Run the benchmark and print (and optionally record) the table."""
     parser = argparse.ArgumentParser(
@@ -231,7 +220,7 @@ def main() -> None:
     if args.write_results:
         backend = args.label or (args.base_url or "embedded SmolLM2-135M-Instruct (llama.cpp)")
         command = "python bench/rollouts.py " + " ".join(sys.argv[1:])
-        write_results(
+        write_section(
             args.section,
             f"Command: `{command.strip()}` on {platform.machine()}, "
             f"{os.cpu_count()} CPUs, load average {load_at_start:.1f} at start (a shared "

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,9 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.results import RESULTS, read_results, replace_marked  # noqa: E402
 from rl.policy import PlannerConfig, PlannerPolicy
 from rl.sft import (
     SFTConfig,
@@ -41,7 +45,6 @@ from rl.sft import (
     train_epoch,
 )
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- training-sft:start -->", "<!-- training-sft:end -->"
 RL_START, RL_END = "<!-- training-rl:start -->", "<!-- training-rl:end -->"
 RL_PLACEHOLDER = """### RL updates/s
@@ -145,15 +148,13 @@ def sft_section(args: argparse.Namespace) -> None:
     print(f"frozen / full samples/s (first epoch): {ratio:.1f}x")
     if args.no_append:
         return
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        # Re-running replaces only this table; the rest of the file (other benches, the RL
-        # figures) stays as it is.
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Training\n\n" + section + "\n" + RL_PLACEHOLDER
-    RESULTS.write_text(text, encoding="utf-8")
+    text = read_results()
+    # Re-running replaces only this table; the rest of the file (other benches, the RL figures)
+    # stays as it is.
+    replaced = replace_marked(text, START, END, section)
+    if replaced is None:
+        replaced = text.rstrip("\n") + "\n\n## Training\n\n" + section + "\n" + RL_PLACEHOLDER
+    RESULTS.write_text(replaced, encoding="utf-8")
     print(f"appended to {RESULTS}")
 
 
@@ -269,15 +270,14 @@ def rl_section(args: argparse.Namespace) -> None:
     print(header + body, end="")
     if args.no_append:
         return
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    if RL_START in text and RL_END in text:
-        head, rest = text.split(RL_START, 1)
-        text = head + section.rstrip("\n") + rest.split(RL_END, 1)[1]
-    elif RL_PLACEHOLDER in text:
-        text = text.replace(RL_PLACEHOLDER, section)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    text = read_results()
+    replaced = replace_marked(text, RL_START, RL_END, section)
+    if replaced is None:
+        if RL_PLACEHOLDER in text:
+            replaced = text.replace(RL_PLACEHOLDER, section)
+        else:
+            replaced = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(replaced, encoding="utf-8")
     print(f"written to {RESULTS}")
 
 

@@ -25,6 +25,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes is the project's zero-latency chat model
+
+from bench.results import write_section  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -269,14 +272,10 @@ def table(rows: list[tuple[str, str, str]]) -> str:
 
 def write_results(command: str, rendered: str, note: str = "") -> None:
     """Put the "Recommender turn" section in bench/RESULTS.md, keeping the other sections."""
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = f"## Recommender turn\n\nCommand: `{command}` (2 CPU cores, no GPU)\n\n{rendered}\n"
+    body = f"Command: `{command}` (2 CPU cores, no GPU)\n\n{rendered}\n"
     if note:
-        section += f"\n{note}\n"
-    pattern = re.compile(r"## Recommender turn\n.*?(?=\n## |\Z)", re.DOTALL)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    path.write_text(text)
+        body += f"\n{note}\n"
+    write_section("Recommender turn", body)
 
 
 def main() -> None:
