@@ -818,7 +818,9 @@ class ReinforceTrainer:
             if not found:
                 raise ValueError(f"--from-runs {run}: episodes.jsonl holds no episode")
             batch_from_episodes(found, source=str(path))  # fail early on unusable logs
-            episodes.extend(found)
+            # A rollout file holds its episodes in the order they finished, which depends on
+            # thread timing; the batches drawn from it must not.
+            episodes.extend(sorted(found, key=lambda e: e.episode_id))
         return episodes
 
     def _logged_batch(self, update: int) -> list[EpisodeRecord]:

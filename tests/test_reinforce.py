@@ -245,6 +245,18 @@ def test_resume_continues_identically(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "split" / "checkpoints").iterdir()] == ["update-0004"]
 
 
+def test_logged_episodes_train_the_same_in_any_file_order(tmp_path: Path) -> None:
+    # Concurrent rollouts write episodes in the order they finish, which varies from run to run.
+    episodes = _logged_episodes(5)
+    forward = _write_run(tmp_path / "forward", episodes)
+    backward = _write_run(tmp_path / "backward", episodes[::-1])
+    a = ReinforceTrainer(_config(tmp_path / "a", forward, 3)).run()
+    b = ReinforceTrainer(_config(tmp_path / "b", backward, 3)).run()
+    for got, want in zip(a.history, b.history, strict=True):
+        assert got["loss"] == pytest.approx(want["loss"], abs=1e-6)
+        assert got["policy_entropy"] == pytest.approx(want["policy_entropy"], abs=1e-6)
+
+
 def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
     run = _write_run(tmp_path / "logged", _logged_episodes(3))
     ReinforceTrainer(_config(tmp_path / "out", run, 1)).run()
