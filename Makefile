@@ -30,7 +30,7 @@ test: install
 	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation
 
 bench: install
 	$(BIN)/python bench/retrieval.py

@@ -145,7 +145,7 @@ class SeekerGoal:
 
     @property
     def label(self) -> str:
-        """"genre:action" or "movie:<kb_id>", as logged in rollout records."""
+        """ "genre:action" or "movie:<kb_id>", as logged in rollout records."""
         return f"genre:{self.genre}" if self.target is None else f"movie:{self.target.kb_id}"
 
     def fits(self, movie: Movie) -> bool:
@@ -313,8 +313,13 @@ class ActSeeker:
             new_state, turn = self._with_movie(state, effect, movie, rng)
         new_state = replace(new_state, turn=state.turn + 1)
         if new_state.patience <= 0 and not turn.done:
-            turn = SeekerTurn("not_interested", _pick(rng, templates.LEAVE), True, turn.revealed,
-                              new_state.support)
+            turn = SeekerTurn(
+                "not_interested",
+                _pick(rng, templates.LEAVE),
+                True,
+                turn.revealed,
+                new_state.support,
+            )
         if turn.done:
             new_state = replace(new_state, done=True)
         return new_state, turn
@@ -344,8 +349,14 @@ class ActSeeker:
             return _unproductive(state, rng, templates.ALREADY_REJECTED, act="not_interested")
         if movie.kb_id != state.candidate:
             is_target = self.goal.target is not None and self.goal.fits(movie)
-            state = replace(state, candidate=movie.kb_id, support=0.0, info=0,
-                            fit_known=is_target, effect_hits=())
+            state = replace(
+                state,
+                candidate=movie.kb_id,
+                support=0.0,
+                info=0,
+                fit_known=is_target,
+                effect_hits=(),
+            )
         hits = dict(state.effect_hits)
         k = hits.get(effect, 0)
         gain = {
@@ -367,15 +378,23 @@ class ActSeeker:
         threshold = p.threshold / 2 if self.goal.target is not None else p.threshold
         decided = state.fit_known and state.info >= p.info_needed
         if decided and not fits:
-            state = replace(state, rejected=(*state.rejected, movie.kb_id), candidate=None,
-                            support=0.0, info=0, fit_known=False, effect_hits=())
+            state = replace(
+                state,
+                rejected=(*state.rejected, movie.kb_id),
+                candidate=None,
+                support=0.0,
+                info=0,
+                fit_known=False,
+                effect_hits=(),
+            )
             text = _pick(rng, templates.REJECT).format(title=title)
             revealed = None
             if state.pending and rng.random() < 0.5:
                 revealed = state.pending[0]
                 text += " " + _reveal_text(revealed, rng)
-                state = replace(state, pending=state.pending[1:],
-                                revealed=(*state.revealed, revealed))
+                state = replace(
+                    state, pending=state.pending[1:], revealed=(*state.revealed, revealed)
+                )
             return state, SeekerTurn("reject", text, revealed=revealed)
         if decided and fits and state.support >= threshold:
             text = _pick(rng, templates.ACCEPT).format(title=title)
@@ -394,16 +413,18 @@ class ActSeeker:
         else:
             variants = templates.ASK_FACTS if p.fact_seeking else templates.ASK_FEELINGS
             act_name = "ask_about_movie"
-        return state, SeekerTurn(act_name, _pick(rng, variants).format(title=title),
-                                 support=state.support)
+        return state, SeekerTurn(
+            act_name, _pick(rng, variants).format(title=title), support=state.support
+        )
 
     def _reveal(
         self, state: SeekerState, rng: np.random.Generator
     ) -> tuple[SeekerState, SeekerTurn]:
         pref = state.pending[0]
         state = replace(state, pending=state.pending[1:], revealed=(*state.revealed, pref))
-        return state, SeekerTurn("reveal_preference", _reveal_text(pref, rng), revealed=pref,
-                                 support=state.support)
+        return state, SeekerTurn(
+            "reveal_preference", _reveal_text(pref, rng), revealed=pref, support=state.support
+        )
 
     def _matches_revealed(self, state: SeekerState, movie: Movie) -> bool:
         genres = {g.lower() for g in movie.genres}

@@ -89,9 +89,7 @@ def _judge(
     )
     if result.value is not None:
         value = (
-            result.value.rating
-            if isinstance(result.value, WatchIntention)
-            else result.value.score
+            result.value.rating if isinstance(result.value, WatchIntention) else result.value.score
         )
         return JudgeScore(value, "structured", raw=result.raw)
     match = _DIGIT.search(result.raw or "")

@@ -124,8 +124,7 @@ def persona_text(persona: Persona) -> str:
         top = [name for name, _ in ranked[:N_VALUES]]
         bottom = [name for name, _ in ranked[-N_VALUES:]][::-1]
         values_text = (
-            f"Values that matter most to you: {', '.join(top)}; "
-            f"least: {', '.join(bottom)}."
+            f"Values that matter most to you: {', '.join(top)}; least: {', '.join(bottom)}."
         )
     style = prompts.BALANCED_STYLE
     if persona.rational is not None and persona.feeling is not None:
@@ -186,9 +185,7 @@ def seeker_messages(
     persona_block = persona_text(persona) if persona is not None else NO_PERSONA
     return [
         SystemMessage(prompts.SYSTEM.format(persona=persona_block, goal=goal_text(goal))),
-        HumanMessage(
-            prompts.USER.format(dialogue=format_dialogue(conversation_turns(dialogue)))
-        ),
+        HumanMessage(prompts.USER.format(dialogue=format_dialogue(conversation_turns(dialogue)))),
     ]
 
 

@@ -259,7 +259,7 @@ def rl_section(args: argparse.Namespace) -> None:
         f"read from each run's logged `rl_summary.json`, medians over the updates after the "
         f"first (the first fills the feature cache and is shown apart); per-update times "
         f"leave out writing the checkpoint and the curves, which the last column (updates "
-        f"over the whole run's wall time) includes. \"From logged runs\" replays the on-policy "
+        f'over the whole run\'s wall time) includes. "From logged runs" replays the on-policy '
         f"run's own rollouts (`--from-runs`, a seeded draw from all of them per update), so "
         f"no rollouts run and the policy step includes encoding the texts not yet in the "
         f"feature cache (on-policy, the rollouts already encoded them). "

@@ -46,9 +46,10 @@ STRATEGY_GROUP: Final[dict[Strategy, StrategyGroup]] = {
 }
 
 # The original INSPIRED release writes labels in snake_case ("preference_confirmation", ...).
-_ALIASES: Final[dict[str, Strategy]] = {
-    re.sub(r"[^a-z]", "", s.lower()): s for s in STRATEGIES
-} | {"acknowledgement": "Acknowledgment", "nostrategy": "No Strategy"}
+_ALIASES: Final[dict[str, Strategy]] = {re.sub(r"[^a-z]", "", s.lower()): s for s in STRATEGIES} | {
+    "acknowledgement": "Acknowledgment",
+    "nostrategy": "No Strategy",
+}
 
 
 class UnknownStrategyError(ValueError):

@@ -73,9 +73,7 @@ def test_no_checkpoint_is_uniform() -> None:
 def test_uniform_planner_draws_even_in_greedy_mode(checkpoint: str | None) -> None:
     # The argmax of a uniform distribution would be the first strategy on every turn.
     ctx = runtime(planner_checkpoint=checkpoint, planner_mode="greedy")
-    seen = Counter(
-        plan_strategy(state(f"hi {i}"), ctx).update["strategy"] for i in range(200)
-    )
+    seen = Counter(plan_strategy(state(f"hi {i}"), ctx).update["strategy"] for i in range(200))
     assert set(seen) == set(STRATEGIES)
     assert max(seen.values()) < 40  # about 200 / 14 each, not one strategy
 
@@ -131,8 +129,10 @@ def test_default_context_uses_the_committed_sft_planner(monkeypatch) -> None:
 
     monkeypatch.delenv("RSO_PLANNER_CHECKPOINT", raising=False)
     assert Context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
-    command = plan_strategy(state("Hello.", "Hi! What kind of movies do you like?", "Comedies."),
-                            runtime(planner_checkpoint=Context().planner_checkpoint))
+    command = plan_strategy(
+        state("Hello.", "Hi! What kind of movies do you like?", "Comedies."),
+        runtime(planner_checkpoint=Context().planner_checkpoint),
+    )
     probs = list(command.update["strategy_probs"].values())
     assert sum(probs) == pytest.approx(1.0, abs=1e-4)
     assert max(probs) > 2 / 14  # a trained policy, not the uniform fallback

@@ -26,8 +26,13 @@ from rl.reinforce import EvalResult, RLConfig, effective_count, strategy_shares
 
 def _result(sr: float, shares: list[float]) -> EvalResult:
     return EvalResult(
-        episodes=10, success_rate=sr, strict_success_rate=sr / 2, mean_turns=4.0,
-        mean_reward=0.6, strategy_shares=shares, mean_policy_entropy=1.0,
+        episodes=10,
+        success_rate=sr,
+        strict_success_rate=sr / 2,
+        mean_turns=4.0,
+        mean_reward=0.6,
+        strategy_shares=shares,
+        mean_policy_entropy=1.0,
     )
 
 
@@ -44,16 +49,36 @@ def test_arm_statistics_and_markdown() -> None:
     rl = _arm("SFT+RL (beta=0.01)", [_result(0.7, one_hot), _result(0.8, one_hot)])
     assert sft.mean == pytest.approx(0.55) and sft.std == pytest.approx(0.05)
     report = {
-        "config": {"seeds": [0, 1], "rl": {
-            "updates": 2, "episodes_per_update": 3, "cases": "inspired-train", "lr": 0.01,
-            "gamma": 0.999, "normalisation": "batch", "baseline": True, "train": "head",
-            "seeker": "act", "experts": "rule"}},
-        "sets": {"inspired-test": {
-            "arms": {"SFT": sft.to_json(), rl.name: rl.to_json()},
-            "comparisons": {rl.name: {"gap": 0.2, "paired_gaps": [0.2, 0.2],
-                                      "outside_spread": True, "strict_gap": 0.1,
-                                      "strict_outside_spread": True, "turns_gap": -0.5}},
-        }},
+        "config": {
+            "seeds": [0, 1],
+            "rl": {
+                "updates": 2,
+                "episodes_per_update": 3,
+                "cases": "inspired-train",
+                "lr": 0.01,
+                "gamma": 0.999,
+                "normalisation": "batch",
+                "baseline": True,
+                "train": "head",
+                "seeker": "act",
+                "experts": "rule",
+            },
+        },
+        "sets": {
+            "inspired-test": {
+                "arms": {"SFT": sft.to_json(), rl.name: rl.to_json()},
+                "comparisons": {
+                    rl.name: {
+                        "gap": 0.2,
+                        "paired_gaps": [0.2, 0.2],
+                        "outside_spread": True,
+                        "strict_gap": 0.1,
+                        "strict_outside_spread": True,
+                        "turns_gap": -0.5,
+                    }
+                },
+            }
+        },
         "seconds": 1.0,
     }
     text = evidence_markdown(report)
@@ -87,8 +112,10 @@ def test_evidence_protocols_pair_every_case_set_with_every_ending_rule() -> None
         rl=rl, eval_sets=("inspired-test", "redial-test"), eval_end_on=("reward", "accept")
     )
     assert both.protocols() == [
-        ("inspired-test", "reward"), ("inspired-test", "accept"),
-        ("redial-test", "reward"), ("redial-test", "accept"),
+        ("inspired-test", "reward"),
+        ("inspired-test", "accept"),
+        ("redial-test", "reward"),
+        ("redial-test", "accept"),
     ]
     assert protocol_label("inspired-test", "accept") == "inspired-test, episodes end on accept"
     assert protocol_label("inspired-test", None) == "inspired-test"
@@ -100,17 +127,20 @@ def test_rl_config_refuses_unknown_ending_rule() -> None:
 
 
 def test_breadth_comparisons_pair_seeds_against_the_smallest_beta() -> None:
-    table = _breadth_table({
-        beta_label(0.01): [Breadth(1.0, 3.0), Breadth(0.9, 2.0), Breadth(0.8, 2.5)],
-        beta_label(0.0): [Breadth(0.9, 3.0), Breadth(0.95, 2.0), Breadth(0.7, 2.0)],
-        beta_label(0.1): [Breadth(1.2, 4.0), Breadth(1.1, 4.0), Breadth(1.0, 4.0)],
-    })
+    table = _breadth_table(
+        {
+            beta_label(0.01): [Breadth(1.0, 3.0), Breadth(0.9, 2.0), Breadth(0.8, 2.5)],
+            beta_label(0.0): [Breadth(0.9, 3.0), Breadth(0.95, 2.0), Breadth(0.7, 2.0)],
+            beta_label(0.1): [Breadth(1.2, 4.0), Breadth(1.1, 4.0), Breadth(1.0, 4.0)],
+        }
+    )
     assert table[beta_label(0.01)]["entropy_mean"] == pytest.approx(0.9)
     assert table[beta_label(0.0)]["effective_strategies_mean"] == pytest.approx(7.0 / 3)
     labels = {0.01: beta_label(0.01), 0.0: beta_label(0.0), 0.1: beta_label(0.1)}
     comparisons = _breadth_comparisons(table, labels)
     assert set(comparisons) == {
-        f"{beta_label(0.01)} vs {beta_label(0.0)}", f"{beta_label(0.1)} vs {beta_label(0.0)}"
+        f"{beta_label(0.01)} vs {beta_label(0.0)}",
+        f"{beta_label(0.1)} vs {beta_label(0.0)}",
     }
     small = comparisons[f"{beta_label(0.01)} vs {beta_label(0.0)}"]
     assert small["entropy_gaps"] == pytest.approx([0.1, -0.05, 0.1])
@@ -157,10 +187,21 @@ def test_breadth_sections_in_the_markdown() -> None:
         controlled[name]["success_rates"] = [1.0]
         controlled[name]["sr_mean"] = 1.0
     report = {
-        "config": {"seeds": [0], "rl": {
-            "updates": 2, "episodes_per_update": 3, "cases": "inspired-train", "lr": 0.01,
-            "gamma": 0.999, "normalisation": "batch", "baseline": True, "train": "head",
-            "seeker": "act", "experts": "rule"}},
+        "config": {
+            "seeds": [0],
+            "rl": {
+                "updates": 2,
+                "episodes_per_update": 3,
+                "cases": "inspired-train",
+                "lr": 0.01,
+                "gamma": 0.999,
+                "normalisation": "batch",
+                "baseline": True,
+                "train": "head",
+                "seeker": "act",
+                "experts": "rule",
+            },
+        },
         "sets": {"inspired-test": {"arms": {"SFT": sft.to_json()}, "comparisons": {}}},
         "breadth": {
             "states": "the SFT arm's states",

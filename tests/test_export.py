@@ -17,15 +17,24 @@ from rso.strategies import STRATEGIES
 
 def _episode(index: int, status: str = "ok") -> EpisodeRecord:
     case = EvalCase(
-        case_id=f"c{index}", dataset="inspired", dialog_id=f"d{index}", user_id="u1",
+        case_id=f"c{index}",
+        dataset="inspired",
+        dialog_id=f"d{index}",
+        user_id="u1",
         target_genres=["comedy"],
     )
     probs = [1.0 / len(STRATEGIES)] * len(STRATEGIES)
     turns = [
         TurnRecord(
-            turn=0, planner_input="Seeker: Hello.", strategy="Opinion Inquiry", probs=probs,
-            logprob=math.log(1 / 14), reply="What kind of movies do you like?",
-            seeker_reply="I like comedies.", reward=0.6, reward_samples=[0.6],
+            turn=0,
+            planner_input="Seeker: Hello.",
+            strategy="Opinion Inquiry",
+            probs=probs,
+            logprob=math.log(1 / 14),
+            reply="What kind of movies do you like?",
+            seeker_reply="I like comedies.",
+            reward=0.6,
+            reward_samples=[0.6],
         ),
         TurnRecord(
             turn=1,
@@ -33,15 +42,25 @@ def _episode(index: int, status: str = "ok") -> EpisodeRecord:
                 "Seeker: Hello.\nRecommender: What kind of movies do you like?\n"
                 "Seeker: I like comedies."
             ),
-            strategy="Credibility", probs=probs, logprob=math.log(1 / 14),
-            reply="Airplane! (1980) is a comedy.", seeker_reply="Sounds great, I'll watch it.",
-            reward=1.0, reward_samples=[1.0], done=True,
+            strategy="Credibility",
+            probs=probs,
+            logprob=math.log(1 / 14),
+            reply="Airplane! (1980) is a comedy.",
+            seeker_reply="Sounds great, I'll watch it.",
+            reward=1.0,
+            reward_samples=[1.0],
+            done=True,
         ),
     ]
     return EpisodeRecord(
-        episode_id=episode_id(case.case_id, 0, index), case=case, persona_id="u1",
-        goal="genre:comedy", turns=turns if status == "ok" else [], success=status == "ok",
-        n_turns=2, status=status,  # type: ignore[arg-type]
+        episode_id=episode_id(case.case_id, 0, index),
+        case=case,
+        persona_id="u1",
+        goal="genre:comedy",
+        turns=turns if status == "ok" else [],
+        success=status == "ok",
+        n_turns=2,
+        status=status,  # type: ignore[arg-type]
         error=None if status == "ok" else "LLM timed out",
     )
 
