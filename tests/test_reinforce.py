@@ -40,7 +40,10 @@ def _episode(
     index: int, strategies: list[str], rewards: list[float], probs: float
 ) -> EpisodeRecord:
     case = EvalCase(
-        case_id=f"c{index}", dataset="inspired", dialog_id=f"d{index}", user_id="p1",
+        case_id=f"c{index}",
+        dataset="inspired",
+        dialog_id=f"d{index}",
+        user_id="p1",
         target_genres=["horror"],
     )
     uniform = [1.0 / len(STRATEGIES)] * len(STRATEGIES)
