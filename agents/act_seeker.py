@@ -145,7 +145,7 @@ class SeekerGoal:
 
     @property
     def label(self) -> str:
-        """ "genre:action" or "movie:<kb_id>", as logged in rollout records."""
+        """Return the goal as logged in rollout records: "genre:action" or "movie:<kb_id>"."""
         return f"genre:{self.genre}" if self.target is None else f"movie:{self.target.kb_id}"
 
     def fits(self, movie: Movie) -> bool:
