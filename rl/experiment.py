@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,8 @@ from rso.strategies import STRATEGIES
 
 DEFAULT_SEEDS = (0, 1, 2)
 DEFAULT_BETAS = (0.01, 0.0)
+#: Betas of the controlled arms: the paper's beta, the two others it tried, and no bonus.
+DEFAULT_CONTROLLED_BETAS = (0.1, 0.01, 0.001, 0.0)
 
 
 @dataclass
@@ -59,6 +62,9 @@ class EvidenceConfig:
     #: bonus is then the only difference between the arms, free of the run-to-run noise of
     #: on-policy training, which at beta 0.01 is larger than the bonus's effect.
     controlled: bool = True
+    #: Betas trained on the shared logged rollouts: a dose-response of the bonus, compared
+    #: against the smallest (normally 0).
+    controlled_betas: tuple[float, ...] = DEFAULT_CONTROLLED_BETAS
     out: Path = Path("runs/rl-evidence")
     #: Continue an interrupted experiment in `out`: finished RL runs are loaded, unfinished ones
     #: continue from their last checkpoint, complete logs are reused, evaluations run again.
@@ -148,6 +154,9 @@ class Breadth:
     effective_strategies: float
 
 
+_BREADTH_CHUNK = 256
+
+
 def breadth_on(policy: Any, texts: Sequence[str]) -> Breadth:
     """Measure `policy` on the Planner inputs `texts` (no gradient, dropout off)."""
     import torch
@@ -158,7 +167,13 @@ def breadth_on(policy: Any, texts: Sequence[str]) -> Breadth:
         raise ValueError("no states to measure the policy's breadth on")
     policy.eval()
     with torch.no_grad():
-        logits = policy(list(texts))
+        # In chunks: thousands of states through an uncached encoder would not fit at once.
+        logits = torch.cat(
+            [
+                policy(list(texts[i : i + _BREADTH_CHUNK]))
+                for i in range(0, len(texts), _BREADTH_CHUNK)
+            ]
+        )
     choices = [STRATEGIES[int(i)] for i in logits.argmax(dim=-1)]
     return Breadth(
         entropy=float(entropy(logits).mean()),
@@ -199,6 +214,31 @@ def _breadth_comparisons(
     return out
 
 
+def _decision_states(records: Sequence[EpisodeRecord]) -> list[str]:
+    """Return the Planner inputs of every decision in finished episodes, in episode order."""
+    return [
+        t.planner_input
+        for r in records
+        if r.status == "ok"
+        for t in r.turns
+        if t.strategy is not None and t.planner_input
+    ]
+
+
+def _rises_with_beta(table: dict[str, dict[str, Any]], labels: dict[float, str]) -> dict[str, Any]:
+    """Whether the entropy grows with beta (ascending betas), per seed and on the means."""
+    ordered = [table[labels[beta]] for beta in sorted(labels)]
+    seeds = len(ordered[0]["entropy"])
+    per_seed = [
+        all(a["entropy"][i] < b["entropy"][i] for a, b in pairwise(ordered)) for i in range(seeds)
+    ]
+    return {
+        "per_seed": per_seed,
+        "on_every_seed": all(per_seed),
+        "on_the_means": all(a["entropy_mean"] < b["entropy_mean"] for a, b in pairwise(ordered)),
+    }
+
+
 def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     """Run the experiment and write evidence.md / evidence.json / evidence.png; return the JSON."""
     from rl.policy import load_planner
@@ -208,6 +248,11 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if config.rl.init is None:
         raise ValueError("the RL-evidence experiment needs a starting (SFT) checkpoint")
+    if config.controlled and len(set(config.controlled_betas)) < 2:
+        raise ValueError(
+            "the controlled arms need at least two different betas, got "
+            f"{list(config.controlled_betas)}"
+        )
     started_runs = sorted(
         path.parent.name
         for path in out.glob(f"*/{LATEST_FILE}")
@@ -232,6 +277,9 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     # states rather than on the different dialogues their own choices lead to.
     breadth: dict[str, list[Breadth]] = {}
     controlled: dict[str, list[Breadth]] = {}
+    # The same arms measured on the states they learned from (the logged SFT rollouts), which
+    # are the states the bonus regularises.
+    controlled_experience: dict[str, list[Breadth]] = {}
     controlled_sr: dict[str, list[float]] = {}
     logged_episodes = config.rl.updates * config.rl.episodes_per_update
 
@@ -256,13 +304,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
         return first
 
     for seed in config.seeds:
-        states = [
-            t.planner_input
-            for r in evaluate(sft, config.rl, "SFT", "sft", seed)
-            if r.status == "ok"
-            for t in r.turns
-            if t.strategy is not None and t.planner_input
-        ]
+        states = _decision_states(evaluate(sft, config.rl, "SFT", "sft", seed))
         breadth.setdefault("SFT", []).append(breadth_on(sft, states))
         for beta in config.betas:
             run_dir = out / f"rl-beta{beta:g}-seed{seed}"
@@ -288,7 +330,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
         # Logs of an interrupted experiment are kept when complete: the controlled runs that
         # already learned from them must continue on the same episodes.
         if not (config.resume and _complete_logs(logs, logged_episodes)):
-            roll_out(
+            logged = roll_out(
                 sft,
                 cases=config.rl.cases,
                 episodes=logged_episodes,
@@ -298,8 +340,11 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 config=config.rl,
                 shuffle=True,
             )
+        else:
+            logged = read_episodes(logs / "episodes.jsonl")
+        experience = _decision_states(logged)
         eval_set, end_on = protocols[0]
-        for beta in config.betas:
+        for beta in config.controlled_betas:
             rl_config = replace(
                 config.rl,
                 seed=seed,
@@ -313,6 +358,9 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
             trainer.run()
             name = controlled_label(beta)
             controlled.setdefault(name, []).append(breadth_on(trainer.policy, states))
+            controlled_experience.setdefault(name, []).append(
+                breadth_on(trainer.policy, experience)
+            )
             eval_config = replace(
                 rl_config,
                 eval_cases=eval_set,  # type: ignore[arg-type]
@@ -373,13 +421,22 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
         for name, row in controlled_table.items():
             row["success_rates"] = controlled_sr[name]
             row["sr_mean"] = statistics.fmean(controlled_sr[name])
+        labels = {beta: controlled_label(beta) for beta in config.controlled_betas}
         report["controlled"] = {
             "logged_episodes": logged_episodes,
             "protocol": protocol_label(*protocols[0]),
+            "betas": sorted(labels),
             "arms": controlled_table,
-            "comparisons": _breadth_comparisons(
-                controlled_table, {beta: controlled_label(beta) for beta in config.betas}
-            ),
+            "comparisons": _breadth_comparisons(controlled_table, labels),
+            "rises_with_beta": _rises_with_beta(controlled_table, labels),
+        }
+        experience_table = _breadth_table(controlled_experience)
+        report["controlled"]["experience"] = {
+            "states": "Planner inputs of the logged SFT rollouts the arms were trained on "
+            f"({logged_episodes} episodes per seed)",
+            "arms": experience_table,
+            "comparisons": _breadth_comparisons(experience_table, labels),
+            "rises_with_beta": _rises_with_beta(experience_table, labels),
         }
     report["train_curves"] = train_curves
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -519,7 +576,33 @@ def _breadth_markdown(report: dict[str, Any]) -> list[str]:
             *comparison_rows(controlled["comparisons"]),
             "",
         ]
+        lines += _rises_line(controlled)
+        experience = controlled.get("experience")
+        if experience:
+            lines += [
+                f"The same arms on the states they were trained on: {experience['states']}.",
+                "",
+                "| arm | entropy | entropy per seed | effective strategies |",
+                "|---|---:|---|---:|",
+                *arm_rows(experience["arms"], with_sr=False),
+                *comparison_rows(experience["comparisons"]),
+                "",
+                *_rises_line({**experience, "betas": controlled["betas"]}),
+            ]
     return lines
+
+
+def _rises_line(section: dict[str, Any]) -> list[str]:
+    rises = section.get("rises_with_beta")
+    if not rises:
+        return []
+    betas = " < ".join(f"{b:g}" for b in section["betas"])
+    return [
+        f"Entropy rises with beta ({betas}): on the means {_yes(rises['on_the_means'])}; "
+        f"on every seed {_yes(rises['on_every_seed'])} "
+        f"(per seed: {', '.join(_yes(x) for x in rises['per_seed'])}).",
+        "",
+    ]
 
 
 def _yes(flag: bool) -> str:

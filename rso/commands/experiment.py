@@ -158,6 +158,10 @@ def rl_evidence(
             "isolates the entropy bonus from run-to-run noise."
         ),
     ] = True,
+    controlled_betas: Annotated[
+        str,
+        typer.Option(help="Comma-separated betas of the controlled arms (a dose-response)."),
+    ] = "0.1,0.01,0.001,0",
     updates: Annotated[int, typer.Option(min=1)] = 10,
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
@@ -213,6 +217,7 @@ def rl_evidence(
         eval_sets=("inspired-test", "redial-test") if redial else ("inspired-test",),
         eval_end_on=eval_rules or None,  # type: ignore[arg-type]
         controlled=controlled,
+        controlled_betas=_floats(controlled_betas, "controlled-betas"),
         out=out,
         resume=resume,
     )
