@@ -7,7 +7,8 @@ Each repeat times, in the same process and on the same machine state:
 - the baseline: one `rso train rl` run at the experiment's size (10 updates x 100 episodes from
   models/planner-sft, fast simulation, no evaluation);
 - the whole experiment as `rso experiment rl-evidence` runs it by default: 3 seeds x betas 0.01
-  and 0, greedy evaluations under both ending rules, and the controlled arms.
+  and 0, greedy evaluations under both ending rules, and the controlled arms (betas 0.1, 0.01,
+  0.001 and 0 on the same logged rollouts).
 The table gives medians over the repeats and the experiment's time in baseline runs.
 """
 
@@ -87,7 +88,8 @@ def main() -> None:
             f"Command: `{command.strip()}` on {platform.machine()}, {os.cpu_count()} CPUs, "
             f"load average {load_at_start:.1f} at start; medians of {args.repeats} repeat(s). "
             "The experiment is `rso experiment rl-evidence` with its defaults (betas 0.01 and "
-            "0, evaluations under both ending rules, controlled arms); the baseline is one "
+            "0, evaluations under both ending rules, controlled arms at betas 0.1, 0.01, 0.001 "
+            "and 0); the baseline is one "
             "`rso train rl` run of the same size, timed in the same repeat.\n\n"
             f"{rendered}\n",
         )
