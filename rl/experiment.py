@@ -341,7 +341,8 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 shuffle=True,
             )
         else:
-            logged = read_episodes(logs / "episodes.jsonl")
+            # In id order, as `roll_out` returns them (the file holds them as they finished).
+            logged = sorted(read_episodes(logs / "episodes.jsonl"), key=lambda e: e.episode_id)
         experience = _decision_states(logged)
         eval_set, end_on = protocols[0]
         for beta in config.controlled_betas:
