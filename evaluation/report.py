@@ -16,7 +16,11 @@ EPISODES_FILE: Final = "episodes.jsonl"
 
 
 def load_run(paths: Path | Sequence[Path]) -> list[EpisodeRecord]:
-    """Read the episodes of one or more run directories (or episode files), pooled."""
+    """Read the episodes of one or more run directories (or episode files), pooled, by id.
+
+    A rollout file holds its episodes in the order they finished, which varies with thread
+    timing; sorting makes the seeded bootstrap intervals a function of the episodes alone.
+    """
     items = [paths] if isinstance(paths, Path | str) else list(paths)
     episodes: list[EpisodeRecord] = []
     for item in items:
@@ -25,7 +29,7 @@ def load_run(paths: Path | Sequence[Path]) -> list[EpisodeRecord]:
         if not file.is_file():
             raise FileNotFoundError(f"no episodes file at {file}")
         episodes.extend(read_episodes(file))
-    return episodes
+    return sorted(episodes, key=lambda e: e.episode_id)
 
 
 def _default_genres() -> Callable[[str], set[str]]:

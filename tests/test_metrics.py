@@ -145,6 +145,19 @@ def test_report_files_and_comparison(tmp_path) -> None:
     assert "| a | 4 |" in table and "| b | 8 |" in table
 
 
+def test_a_report_does_not_depend_on_the_order_episodes_finished_in(tmp_path) -> None:
+    # Concurrent rollouts write episodes as they finish; the seeded intervals must not move.
+    episodes = [ep(i, [0.6, 0.8] if i % 3 else [0.4], ["a1"]) for i in range(12)]
+    for name, order in (("forward", episodes), ("backward", episodes[::-1])):
+        with RolloutWriter(tmp_path / name / "episodes.jsonl") as writer:
+            for e in order:
+                writer.write(e)
+    forward = evaluate_run(tmp_path / "forward", tmp_path / "f", genres_of=genres_of)
+    backward = evaluate_run(tmp_path / "backward", tmp_path / "b", genres_of=genres_of)
+    assert forward.sr == backward.sr and forward.avg_turns == backward.avg_turns
+    assert forward.recall == backward.recall
+
+
 def _strict_json(text: str) -> Any:
     """Parse as strict JSON: NaN, Infinity and -Infinity are refused."""
 
