@@ -139,7 +139,8 @@ def export_trl(
     gamma: float = DEFAULT_GAMMA,
 ) -> ExportResult:
     """Write the rows of one run as JSONL, or as a `datasets` dataset saved to disk at `out`."""
-    episodes = read_episodes(episodes_file(run))
+    # In id order: the file holds episodes as they finished, and the same run exports the same rows.
+    episodes = sorted(read_episodes(episodes_file(run)), key=lambda e: e.episode_id)
     failed = sum(e.status != "ok" for e in episodes)
     if kind == "actor":
         rows = list(actor_rows(episodes, prompt_format))

@@ -106,6 +106,18 @@ def test_export_jsonl_skips_failed_episodes(run: Path, tmp_path: Path) -> None:
     assert planner.rows == 2
 
 
+def test_the_same_episodes_export_the_same_rows_whatever_order_they_finished_in(
+    tmp_path: Path,
+) -> None:
+    episodes = [_episode(i) for i in range(4)]
+    for name, order in (("forward", episodes), ("backward", episodes[::-1])):
+        with RolloutWriter(tmp_path / name / "episodes.jsonl") as writer:
+            for e in order:
+                writer.write(e)
+        export_trl(tmp_path / name, tmp_path / f"{name}.jsonl", kind="planner")
+    assert (tmp_path / "forward.jsonl").read_bytes() == (tmp_path / "backward.jsonl").read_bytes()
+
+
 def test_datasets_format_needs_the_package(run: Path, tmp_path: Path) -> None:
     try:
         import datasets  # noqa: F401
