@@ -352,6 +352,8 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 beta=beta,
                 out=out / f"controlled-beta{beta:g}-seed{seed}",
                 from_runs=(logs,),
+                # The on-policy arms' learning rate, not the logged-runs default: only beta differs.
+                lr=config.rl.learning_rate(),
                 eval_cases=None,
                 resume=config.resume,
             )

@@ -260,6 +260,18 @@ def test_logged_episodes_train_the_same_in_any_file_order(tmp_path: Path) -> Non
         assert got["policy_entropy"] == pytest.approx(want["policy_entropy"], abs=1e-6)
 
 
+def test_learning_rate_defaults_by_the_kind_of_run(tmp_path: Path) -> None:
+    from rl.reinforce import LOGGED_RUNS_LR, ON_POLICY_LR
+
+    assert RLConfig().learning_rate() == ON_POLICY_LR == 1e-2
+    assert RLConfig(from_runs=(tmp_path,)).learning_rate() == LOGGED_RUNS_LR == 3e-3
+    assert RLConfig(from_runs=(tmp_path,), lr=0.05).learning_rate() == 0.05
+    # Saved settings hold the rate actually used, so runs saved with the old default resume.
+    assert RLConfig().to_json()["lr"] == 1e-2
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        RLConfig(lr=0.0).validate()
+
+
 def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
     run = _write_run(tmp_path / "logged", _logged_episodes(3))
     ReinforceTrainer(_config(tmp_path / "out", run, 1)).run()

@@ -47,7 +47,10 @@ def rl(
     beta: Annotated[float, typer.Option(min=0.0, help="Entropy bonus.")] = 0.01,
     entropy_scale: Annotated[str, typer.Option(help=ENTROPY_SCALE_HELP)] = "mean",
     gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount.")] = 0.999,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Adam learning rate (default 1e-2; 3e-3 with --from-runs)."),
+    ] = None,
     baseline: Annotated[
         bool, typer.Option(help="Subtract the batch's mean turn reward before discounting.")
     ] = True,
@@ -164,7 +167,9 @@ def rl_evidence(
     ] = "0.1,0.01,0.001,0",
     updates: Annotated[int, typer.Option(min=1)] = 10,
     episodes_per_update: Annotated[int, typer.Option(min=1)] = 100,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    lr: Annotated[
+        float, typer.Option(help="Adam learning rate of every arm, controlled ones included.")
+    ] = 1e-2,
     normalisation: Annotated[str, typer.Option(help="episode, batch or none.")] = "batch",
     baseline: Annotated[bool, typer.Option(help="Mean turn-reward baseline.")] = True,
     train: Annotated[str, typer.Option(help="head (frozen cached encoder) or top.")] = "head",
