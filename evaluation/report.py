@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from evaluation.metrics import RunMetrics, compute_metrics, genres_lookup
 from evaluation.plots import plot_sr_at_t, plot_strategy_distribution
-from rl.records import EpisodeRecord, read_episodes
+from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rso import jsonio
 
 #: Name of the episodes file inside a run directory.
@@ -18,8 +18,8 @@ EPISODES_FILE: Final = "episodes.jsonl"
 def load_run(paths: Path | Sequence[Path]) -> list[EpisodeRecord]:
     """Read the episodes of one or more run directories (or episode files), pooled, by id.
 
-    A rollout file holds its episodes in the order they finished, which varies with thread
-    timing; sorting makes the seeded bootstrap intervals a function of the episodes alone.
+    In id order (`in_id_order`), so that the seeded bootstrap intervals depend on the episodes
+    alone, not on the order they finished in.
     """
     items = [paths] if isinstance(paths, Path | str) else list(paths)
     episodes: list[EpisodeRecord] = []
@@ -29,7 +29,7 @@ def load_run(paths: Path | Sequence[Path]) -> list[EpisodeRecord]:
         if not file.is_file():
             raise FileNotFoundError(f"no episodes file at {file}")
         episodes.extend(read_episodes(file))
-    return sorted(episodes, key=lambda e: e.episode_id)
+    return in_id_order(episodes)
 
 
 def _default_genres() -> Callable[[str], set[str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graph.rollout import EndOn
-from rl.records import EpisodeRecord, read_episodes
+from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rl.reinforce import (
     LATEST_FILE,
     EvalResult,
@@ -341,8 +341,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 shuffle=True,
             )
         else:
-            # In id order, as `roll_out` returns them (the file holds them as they finished).
-            logged = sorted(read_episodes(logs / "episodes.jsonl"), key=lambda e: e.episode_id)
+            logged = in_id_order(read_episodes(logs / "episodes.jsonl"))
         experience = _decision_states(logged)
         eval_set, end_on = protocols[0]
         for beta in config.controlled_betas:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rl.records import EpisodeRecord, TurnRecord, read_episodes
+from rl.records import EpisodeRecord, TurnRecord, in_id_order, read_episodes
 from rl.returns import DEFAULT_GAMMA, discounted_returns
 
 RowKind = Literal["actor", "planner"]
@@ -139,8 +139,7 @@ def export_trl(
     gamma: float = DEFAULT_GAMMA,
 ) -> ExportResult:
     """Write the rows of one run as JSONL, or as a `datasets` dataset saved to disk at `out`."""
-    # In id order: the file holds episodes as they finished, and the same run exports the same rows.
-    episodes = sorted(read_episodes(episodes_file(run)), key=lambda e: e.episode_id)
+    episodes = in_id_order(read_episodes(episodes_file(run)))
     failed = sum(e.status != "ok" for e in episodes)
     if kind == "actor":
         rows = list(actor_rows(episodes, prompt_format))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -154,6 +154,15 @@ def iter_episodes(path: Path | str) -> Iterator[EpisodeRecord]:
             raise DataFormatError(path, number, reason) from None
         except ValueError as exc:
             raise DataFormatError(path, number, str(exc)) from None
+
+
+def in_id_order(episodes: Iterable[EpisodeRecord]) -> list[EpisodeRecord]:
+    """Return `episodes` sorted by episode id.
+
+    A rollout file holds its episodes in the order they finished, which varies with thread
+    timing; whatever is computed from a run (batches, reports, exports) reads them in this order.
+    """
+    return sorted(episodes, key=lambda e: e.episode_id)
 
 
 def read_episodes(path: Path | str) -> list[EpisodeRecord]:

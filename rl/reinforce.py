@@ -47,7 +47,7 @@ from rl.losses import (
     reinforce_loss,
 )
 from rl.policy import PlannerPolicy, load_planner
-from rl.records import EpisodeRecord, read_episodes
+from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rl.returns import DEFAULT_GAMMA, Normalisation, episode_advantages
 from rso.jsonio import dumps
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
@@ -500,8 +500,7 @@ def roll_out(
         context={"planner_mode": mode, **(overrides or {})},
     )
     summary = run_rollouts(rollout_config, policy=policy, progress=False)
-    # Completion order depends on thread timing; the id order does not.
-    return sorted(summary.episodes, key=lambda e: e.episode_id)
+    return in_id_order(summary.episodes)
 
 
 def summarise_eval(records: Sequence[EpisodeRecord], policy: PlannerPolicy | None) -> EvalResult:
@@ -832,9 +831,7 @@ class ReinforceTrainer:
             if not found:
                 raise ValueError(f"--from-runs {run}: episodes.jsonl holds no episode")
             batch_from_episodes(found, source=str(path))  # fail early on unusable logs
-            # A rollout file holds its episodes in the order they finished, which depends on
-            # thread timing; the batches drawn from it must not.
-            episodes.extend(sorted(found, key=lambda e: e.episode_id))
+            episodes.extend(in_id_order(found))
         return episodes
 
     def _logged_batch(self, update: int) -> list[EpisodeRecord]:
