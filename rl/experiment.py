@@ -239,6 +239,16 @@ def _rises_with_beta(table: dict[str, dict[str, Any]], labels: dict[float, str])
     }
 
 
+def _dose_response(per_arm: dict[str, list[Breadth]], labels: dict[float, str]) -> dict[str, Any]:
+    """Breadth table of arms that differ in beta, their gaps to the smallest, and the trend."""
+    table = _breadth_table(per_arm)
+    return {
+        "arms": table,
+        "comparisons": _breadth_comparisons(table, labels),
+        "rises_with_beta": _rises_with_beta(table, labels),
+    }
+
+
 def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     """Run the experiment and write evidence.md / evidence.json / evidence.png; return the JSON."""
     from rl.policy import load_planner
@@ -419,26 +429,21 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
         ),
     }
     if controlled:
-        controlled_table = _breadth_table(controlled)
-        for name, row in controlled_table.items():
+        labels = {beta: controlled_label(beta) for beta in config.controlled_betas}
+        section = _dose_response(controlled, labels)
+        for name, row in section["arms"].items():
             row["success_rates"] = controlled_sr[name]
             row["sr_mean"] = statistics.fmean(controlled_sr[name])
-        labels = {beta: controlled_label(beta) for beta in config.controlled_betas}
         report["controlled"] = {
             "logged_episodes": logged_episodes,
             "protocol": protocol_label(*protocols[0]),
             "betas": sorted(labels),
-            "arms": controlled_table,
-            "comparisons": _breadth_comparisons(controlled_table, labels),
-            "rises_with_beta": _rises_with_beta(controlled_table, labels),
-        }
-        experience_table = _breadth_table(controlled_experience)
-        report["controlled"]["experience"] = {
-            "states": "Planner inputs of the logged SFT rollouts the arms were trained on "
-            f"({logged_episodes} episodes per seed)",
-            "arms": experience_table,
-            "comparisons": _breadth_comparisons(experience_table, labels),
-            "rises_with_beta": _rises_with_beta(experience_table, labels),
+            **section,
+            "experience": {
+                "states": "Planner inputs of the logged SFT rollouts the arms were trained on "
+                f"({logged_episodes} episodes per seed)",
+                **_dose_response(controlled_experience, labels),
+            },
         }
     report["train_curves"] = train_curves
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -578,7 +583,7 @@ def _breadth_markdown(report: dict[str, Any]) -> list[str]:
             *comparison_rows(controlled["comparisons"]),
             "",
         ]
-        lines += _rises_line(controlled)
+        lines += _rises_line(controlled.get("rises_with_beta"), controlled.get("betas", []))
         experience = controlled.get("experience")
         if experience:
             lines += [
@@ -589,18 +594,17 @@ def _breadth_markdown(report: dict[str, Any]) -> list[str]:
                 *arm_rows(experience["arms"], with_sr=False),
                 *comparison_rows(experience["comparisons"]),
                 "",
-                *_rises_line({**experience, "betas": controlled["betas"]}),
+                *_rises_line(experience.get("rises_with_beta"), controlled.get("betas", [])),
             ]
     return lines
 
 
-def _rises_line(section: dict[str, Any]) -> list[str]:
-    rises = section.get("rises_with_beta")
+def _rises_line(rises: dict[str, Any] | None, betas: Sequence[float]) -> list[str]:
     if not rises:
         return []
-    betas = " < ".join(f"{b:g}" for b in section["betas"])
+    ascending = " < ".join(f"{b:g}" for b in betas)
     return [
-        f"Entropy rises with beta ({betas}): on the means {_yes(rises['on_the_means'])}; "
+        f"Entropy rises with beta ({ascending}): on the means {_yes(rises['on_the_means'])}; "
         f"on every seed {_yes(rises['on_every_seed'])} "
         f"(per seed: {', '.join(_yes(x) for x in rises['per_seed'])}).",
         "",
