@@ -43,6 +43,21 @@ def test_effective_count_and_shares() -> None:
     assert sum(shares) == pytest.approx(1.0) and max(shares) == 0.5
 
 
+#: The RL settings an evidence report quotes in its header.
+RL_SETTINGS = {
+    "updates": 2,
+    "episodes_per_update": 3,
+    "cases": "inspired-train",
+    "lr": 0.01,
+    "gamma": 0.999,
+    "normalisation": "batch",
+    "baseline": True,
+    "train": "head",
+    "seeker": "act",
+    "experts": "rule",
+}
+
+
 def test_arm_statistics_and_markdown() -> None:
     one_hot = [1.0] + [0.0] * 13
     sft = _arm("SFT", [_result(0.5, one_hot), _result(0.6, one_hot)])
@@ -51,18 +66,7 @@ def test_arm_statistics_and_markdown() -> None:
     report = {
         "config": {
             "seeds": [0, 1],
-            "rl": {
-                "updates": 2,
-                "episodes_per_update": 3,
-                "cases": "inspired-train",
-                "lr": 0.01,
-                "gamma": 0.999,
-                "normalisation": "batch",
-                "baseline": True,
-                "train": "head",
-                "seeker": "act",
-                "experts": "rule",
-            },
+            "rl": RL_SETTINGS,
         },
         "sets": {
             "inspired-test": {
@@ -189,18 +193,7 @@ def test_breadth_sections_in_the_markdown() -> None:
     report = {
         "config": {
             "seeds": [0],
-            "rl": {
-                "updates": 2,
-                "episodes_per_update": 3,
-                "cases": "inspired-train",
-                "lr": 0.01,
-                "gamma": 0.999,
-                "normalisation": "batch",
-                "baseline": True,
-                "train": "head",
-                "seeker": "act",
-                "experts": "rule",
-            },
+            "rl": RL_SETTINGS,
         },
         "sets": {"inspired-test": {"arms": {"SFT": sft.to_json()}, "comparisons": {}}},
         "breadth": {
