@@ -49,7 +49,7 @@ from rl.losses import (
 from rl.policy import PlannerPolicy, load_planner
 from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rl.returns import DEFAULT_GAMMA, Normalisation, episode_advantages
-from rso.jsonio import dumps
+from rso.jsonio import write_json
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
 #: Which parameters RL changes: the head only (frozen, cached encoder) or top blocks + head.
@@ -641,9 +641,7 @@ def save_training_state(
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data, indent=2, sort_keys=True)
 
 
 def latest_checkpoint(out: Path) -> tuple[int, Path] | None:

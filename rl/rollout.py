@@ -28,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures as futures
 import dataclasses
 import json
-import os
 import platform
 import queue
 import subprocess
@@ -681,10 +680,7 @@ def _now() -> str:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    # Write then rename, so a crash never leaves a half-written manifest.
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(jsonio.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    jsonio.write_json(path, data, indent=2, default=str)
 
 
 __all__ = [

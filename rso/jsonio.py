@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -37,3 +39,14 @@ def dumps(value: Any, **kwargs: Any) -> str:
     `json` converts through ``default``) an error instead of invalid output.
     """
     return json.dumps(finite_or_null(value), allow_nan=False, **kwargs)
+
+
+def write_json(path: Path, value: Any, **kwargs: Any) -> None:
+    """Write `value` to `path` as strict JSON (`dumps`) plus a newline, atomically.
+
+    The text goes to a temporary file that is then renamed over `path`, so a crash never leaves
+    a half-written file behind.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(dumps(value, **kwargs) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,3 +48,11 @@ def test_a_non_finite_float_hidden_from_the_cleaning_is_an_error_not_invalid_jso
 
     with pytest.raises(ValueError, match="not JSON compliant"):
         jsonio.dumps({"x": Opaque()}, default=lambda _: math.nan)
+
+
+def test_write_json_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("old")
+    jsonio.write_json(path, {"sr": float("nan"), "n": 2}, sort_keys=True)
+    assert path.read_text() == '{"n": 2, "sr": null}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
