@@ -65,6 +65,7 @@ import numpy as np
 
 from prompts import seeker as templates
 from rso.data.records import Movie, Persona
+from rso.dialogue import OPENING
 from rso.strategies import STRATEGY_GROUP, Strategy
 
 SeekerAct = Literal[
@@ -290,7 +291,7 @@ class ActSeeker:
 
     def opening(self) -> str:
         """Return the seeker's first message."""
-        return templates.OPENING
+        return OPENING
 
     def _movie(self, kb_id: str) -> Movie | None:
         if callable(self.movies):

@@ -19,8 +19,9 @@ from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
 from graph.state import FallbackRecord, State
-from graph.utils import dialogue_turns, fallback, format_dialogue
+from graph.utils import dialogue_turns, fallback
 from prompts import actor as prompts
+from rso.dialogue import format_dialogue
 from rso.strategies import Strategy
 
 #: A reply sharing this many consecutive words with an instruction or rule repeats it verbatim.

@@ -18,9 +18,10 @@ from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import RETRIEVE_FACTS
 from graph.state import FallbackRecord, State
-from graph.utils import clip_text, dialogue_turns, fallback, format_dialogue, overlap
+from graph.utils import clip_text, dialogue_turns, fallback, overlap
 from prompts import fact_retriever as prompts
 from rso.data.records import Movie
+from rso.dialogue import format_dialogue
 
 #: Facts are kept under this many words (method.md: "a factual summary of under 100 words").
 MAX_FACT_WORDS = 99

@@ -27,6 +27,7 @@ from agents.rewarder import Conversation, conversation_turns
 from agents.seeker import NO_PERSONA, goal_text, persona_text
 from prompts import judges as prompts
 from rso.data.records import Movie, Persona
+from rso.dialogue import format_dialogue
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -114,8 +115,6 @@ def intention_messages(
     dialogue: Conversation = (),
 ) -> list[BaseMessage]:
     """Build the intention prompt of one stage."""
-    from graph.utils import format_dialogue
-
     system = prompts.INTENTION_SYSTEM.format(
         persona=persona_text(persona) if persona is not None else NO_PERSONA,
         goal=goal_text(goal),

@@ -1,6 +1,6 @@
 """The Planner node: reads the dialogue, picks a strategy from the policy, routes to its Actor.
 
-The policy network lives in `rl.policy`; this node loads a checkpoint lazily (cached per path),
+The policy network lives in `policy.network`; this node loads a checkpoint lazily (cached per path),
 runs it in eval mode, and either samples the strategy (seeded per turn, so a rerun of the same
 dialogue draws the same strategy) or takes the argmax. Without a checkpoint the policy is uniform.
 """
@@ -11,7 +11,6 @@ import hashlib
 import logging
 import math
 import random
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,11 +22,12 @@ from typing_extensions import TypeIs
 from graph.context import Context, PlannerMode, context_from
 from graph.routing import ActorNode, actor_node_name
 from graph.state import State
-from graph.utils import dialogue_turns, format_dialogue
+from graph.utils import dialogue_turns
+from rso.dialogue import format_dialogue
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from rl.policy import PlannerPolicy
+    pass
 
 logger = logging.getLogger("rso.graph.planner")
 
@@ -41,26 +41,6 @@ def _announce_uniform() -> None:
     logger.info("no Planner checkpoint set: using a uniform policy over the %d strategies", 14)
 
 
-# Concurrent episodes ask for the policy at the same moment on their first turn; without the
-# lock each thread would load its own copy of the encoder before the cache is filled.
-_load_lock = threading.Lock()
-
-
-def load_policy(path: str) -> PlannerPolicy:
-    """Load a Planner checkpoint once per path, in eval mode (dropout off)."""
-    with _load_lock:
-        return _load_policy(path)
-
-
-@lru_cache(maxsize=4)
-def _load_policy(path: str) -> PlannerPolicy:
-    from rl.policy import load_planner  # lazy: torch and the encoder load on first use
-
-    policy = load_planner(path)
-    policy.eval()
-    return policy
-
-
 def is_uniform(checkpoint: str | None) -> TypeIs[Literal["uniform"] | None]:
     """Return True when `checkpoint` names the uniform policy (no checkpoint, or "uniform")."""
     return checkpoint is None or checkpoint == "uniform"
@@ -69,15 +49,15 @@ def is_uniform(checkpoint: str | None) -> TypeIs[Literal["uniform"] | None]:
 def strategy_distribution(dialogue: str, checkpoint: str | None) -> list[float]:
     """Return pi(. | dialogue) in `STRATEGIES` order; uniform when there is no checkpoint.
 
-    `checkpoint` is a Planner name of `rl.planners`: a checkpoint path, "majority" or
-    "memory:<key>" (a policy registered with `rl.planners.register_policy`).
+    `checkpoint` is a Planner name of `policy.planners`: a checkpoint path, "majority" or
+    "memory:<key>" (a policy registered with `policy.planners.register_policy`).
     """
     if is_uniform(checkpoint):
         _announce_uniform()
         return [1.0 / len(STRATEGIES)] * len(STRATEGIES)
     # Baselines ("majority"), live policies ("memory:<key>") and checkpoints, resolved in one
     # place; a neural policy's forward passes are batched across concurrent episodes there.
-    from rl.planners import planner_source
+    from policy.planners import planner_source
 
     probs = [float(p) for p in planner_source(checkpoint).distributions([dialogue])[0]]
     if len(probs) != len(STRATEGIES):

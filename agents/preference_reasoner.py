@@ -12,8 +12,9 @@ from graph import models
 from graph.context import Context, context_from
 from graph.routing import REASON_PREFERENCES
 from graph.state import FallbackRecord, State
-from graph.utils import SEEKER, dialogue_turns, fallback, format_dialogue, overlap
+from graph.utils import dialogue_turns, fallback, overlap
 from prompts import preference_reasoner as prompts
+from rso.dialogue import SEEKER, format_dialogue
 
 #: A summary longer than this is not "one sentence"; it is clipped (and the clip logged).
 MAX_SUMMARY_CHARS = 400

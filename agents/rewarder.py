@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from prompts import rewarder as prompts
+from rso.dialogue import format_dialogue
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -161,8 +162,6 @@ def conversation_turns(conversation: Conversation) -> list[tuple[str, str]]:
 
 def rewarder_messages(conversation: Conversation) -> list[SystemMessage | HumanMessage]:
     """Build the Rewarder's prompt for a conversation."""
-    from graph.utils import format_dialogue
-
     return [
         SystemMessage(prompts.SYSTEM),
         HumanMessage(

@@ -27,6 +27,7 @@ from agents.act_seeker import SeekerGoal
 from agents.rewarder import Conversation, conversation_turns
 from prompts import seeker as prompts
 from rso.data.records import EvalCase, Movie, Persona
+from rso.dialogue import OPENING, format_dialogue
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -180,8 +181,6 @@ def seeker_messages(
     dialogue: Conversation, goal: SeekerGoal, persona: Persona | None
 ) -> list[SystemMessage | HumanMessage]:
     """Build the seeker's prompt: persona and goal, then the dialogue so far."""
-    from graph.utils import format_dialogue
-
     persona_block = persona_text(persona) if persona is not None else NO_PERSONA
     return [
         SystemMessage(prompts.SYSTEM.format(persona=persona_block, goal=goal_text(goal))),
@@ -221,7 +220,7 @@ def seeker_reply(
     if isinstance(goal, str):
         goal = SeekerGoal(genre=goal.strip().lower())
     if not dialogue:
-        return SeekerReply(text=prompts.OPENING, raw=prompts.OPENING)
+        return SeekerReply(text=OPENING, raw=OPENING)
     model = model or models.load_chat_model(settings)
     raw = models.text_call(model, seeker_messages(dialogue, goal, persona), settings.max_retries)
     text = drop_half_sentence(" ".join(cut_at_role_name(raw).strip().strip('"').split()))

@@ -10,7 +10,7 @@ Fast mode: act-level seeker + rule experts + uniform Planner on INSPIRED train c
 most, through both engines (the direct loop and LangGraph's compiled graphs); data loading is
 warmed up first and not timed. LLM mode: LLM seeker, LLM experts and LLM Rewarder against the
 embedded SmolLM2-135M server (or --base-url), a few short episodes at concurrency 1, 4 and 8.
-Every run goes through `rl.rollout.run_rollouts`, the code path of `rso rollout`.
+Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Row:
 
 def measure(mode: str, workdir: Path, **config: Any) -> Row:
     """Run one batch into a fresh directory and time it."""
-    from rl.rollout import RolloutConfig, run_rollouts
+    from rollouts.runner import RolloutConfig, run_rollouts
 
     name = f"{mode}-{config.get('engine')}-c{config.get('concurrency')}-{time.monotonic_ns()}"
     rollout_config = RolloutConfig(out=workdir / name, **config)

@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import RESULTS, read_results, replace_marked  # noqa: E402
-from rl.policy import PlannerConfig, PlannerPolicy
+from policy.network import PlannerConfig, PlannerPolicy
 from rl.sft import (
     SFTConfig,
     TrainingFeatures,

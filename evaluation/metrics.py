@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from rl.records import EpisodeRecord
+from rso.runs.records import EpisodeRecord
 from rso.strategies import STRATEGIES
 
 SUCCESS_THRESHOLD: Final = 0.7

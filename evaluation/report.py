@@ -4,32 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from evaluation.metrics import RunMetrics, compute_metrics, genres_lookup
 from evaluation.plots import plot_sr_at_t, plot_strategy_distribution
-from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rso import jsonio
-
-#: Name of the episodes file inside a run directory.
-EPISODES_FILE: Final = "episodes.jsonl"
-
-
-def load_run(paths: Path | Sequence[Path]) -> list[EpisodeRecord]:
-    """Read the episodes of one or more run directories (or episode files), pooled, by id.
-
-    In id order (`in_id_order`), so that the seeded bootstrap intervals depend on the episodes
-    alone, not on the order they finished in.
-    """
-    items = [paths] if isinstance(paths, Path | str) else list(paths)
-    episodes: list[EpisodeRecord] = []
-    for item in items:
-        path = Path(item)
-        file = path / EPISODES_FILE if path.is_dir() else path
-        if not file.is_file():
-            raise FileNotFoundError(f"no episodes file at {file}")
-        episodes.extend(read_episodes(file))
-    return in_id_order(episodes)
+from rso.runs.directory import load_run
 
 
 def _default_genres() -> Callable[[str], set[str]]:

@@ -155,7 +155,7 @@ class Context:
         "Planner: a checkpoint path (default: the committed warm-up Planner, models/planner-sft); "
         "None or 'uniform' = uniform over the 14 strategies; 'majority' = the "
         "most frequent INSPIRED train strategy; 'memory:<key>' = a live policy registered with "
-        "rl.planners.register_policy (see rl/planners.py).",
+        "policy.planners.register_policy (see policy/planners.py).",
     )
     planner_mode: PlannerMode = _field(
         "sample", "sample = draw the strategy (seeded per turn); greedy = argmax."

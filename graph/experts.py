@@ -1,20 +1,17 @@
-"""The expert implementations (Preference Reasoner, Fact Retriever, Actor), chosen by ``experts``.
+"""The shape of an expert implementation (Preference Reasoner, Fact Retriever, Actor).
 
-Graph nodes never call an implementation directly: they ask `get_experts(context.experts)`, so a
-second implementation plugs in by providing a module, without touching any node. The "rule"
-experts are looked up in ``agents.rule_experts`` (attribute ``EXPERTS``, an `ExpertSet`).
+Each ``experts`` mode provides one `ExpertSet` (``agents.llm_experts``, ``agents.rule_experts``);
+the graph's nodes pick it by mode (`graph.nodes.get_experts`) and never call an expert directly.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, ExpertsMode
+from graph.context import Context
 from graph.state import State
 from rso.strategies import Strategy
 
@@ -44,31 +41,3 @@ class ExpertSet:
     reason_preferences: ExpertNode
     retrieve_facts: ExpertNode
     write_reply: ActorExpert
-
-
-#: Where each mode's `ExpertSet` lives ("module:attribute"), imported on first use.
-EXPERT_SETS: Final[dict[str, str]] = {
-    "llm": "agents.llm_experts:EXPERTS",
-    "rule": "agents.rule_experts:EXPERTS",
-}
-
-
-@cache
-def get_experts(mode: ExpertsMode) -> ExpertSet:
-    """Return the `ExpertSet` of a mode; a clear NotImplementedError if it is not provided."""
-    if mode not in EXPERT_SETS:
-        raise ValueError(f"unknown experts mode {mode!r}; expected one of {sorted(EXPERT_SETS)}")
-    module_name, attribute = EXPERT_SETS[mode].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise NotImplementedError(
-            f"experts={mode!r} is not implemented yet: provide {module_name}.{attribute} "
-            f"(an ExpertSet), or run with experts='llm'"
-        ) from None
-    experts = getattr(module, attribute, None)
-    if not isinstance(experts, ExpertSet):
-        raise TypeError(f"{module_name}.{attribute} must be an ExpertSet, got {type(experts)!r}")
-    return experts

@@ -1,7 +1,7 @@
 """The graph's own nodes: turn set-up, expert dispatch by ``experts`` mode, and ablation routing.
 
 The experts themselves (agents/) return plain updates; these wrappers pick the implementation for
-the run's ``experts`` mode (`graph.experts.get_experts`) and decide where the turn goes next, so
+the run's ``experts`` mode (`get_experts`) and decide where the turn goes next, so
 ablations change the path through the graph rather than the experts' code.
 """
 
@@ -13,8 +13,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Overwrite
 
-from graph.context import Context, context_from
-from graph.experts import ExpertNode, get_experts
+from agents import llm_experts, rule_experts
+from graph.context import Context, ExpertsMode, context_from
+from graph.experts import ExpertNode, ExpertSet
 from graph.routing import (
     PLAN_STRATEGY,
     REASON_PREFERENCES,
@@ -27,6 +28,22 @@ from graph.routing import (
 from graph.state import PER_TURN_KEYS, FallbackRecord, State
 from graph.utils import clip_text, fallback, message_text
 from rso.strategies import Strategy
+
+#: The `ExpertSet` of each ``experts`` mode.
+EXPERT_SETS: dict[ExpertsMode, ExpertSet] = {
+    "llm": llm_experts.EXPERTS,
+    "rule": rule_experts.EXPERTS,
+}
+
+
+def get_experts(mode: ExpertsMode) -> ExpertSet:
+    """Return the `ExpertSet` of an ``experts`` mode."""
+    try:
+        return EXPERT_SETS[mode]
+    except KeyError:
+        raise ValueError(
+            f"unknown experts mode {mode!r}; expected one of {sorted(EXPERT_SETS)}"
+        ) from None
 
 
 class InvalidTurnError(ValueError):

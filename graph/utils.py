@@ -10,12 +10,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 
 from graph.state import FallbackRecord
+from rso.dialogue import RECOMMENDER, SEEKER
 
 logger = logging.getLogger("rso.graph")
-
-#: Speaker names of the dialogue as the Planner and the prompts read it.
-SEEKER = "Seeker"
-RECOMMENDER = "Recommender"
 
 
 def message_text(content: Any) -> tuple[str, list[str]]:
@@ -57,15 +54,6 @@ def dialogue_turns(
         text = " ".join(message_text(message.content)[0].split())
         turns.append((speaker, clip_text(text, max_chars) if max_chars else text))
     return turns
-
-
-def format_dialogue(turns: Sequence[tuple[str, str]]) -> str:
-    """Write turns as the Planner reads them: "Seeker: ..." / "Recommender: ..." lines."""
-    # One formatting for the Planner and the prompts, owned by the Planner's module; imported
-    # lazily because that module pulls in torch.
-    from rl.policy import format_dialogue as planner_format
-
-    return planner_format(turns)
 
 
 _CONTENT_WORD = re.compile(r"[a-z0-9][a-z0-9']{3,}")

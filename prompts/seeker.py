@@ -3,9 +3,6 @@
 from types import MappingProxyType
 from typing import Final
 
-#: The seeker's first message of every episode.
-OPENING: Final = "Hello."
-
 SYSTEM: Final = """You are a person looking for a movie to watch, chatting with a movie recommender.
 Stay in character as the person described here:
 <persona>

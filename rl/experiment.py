@@ -22,8 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
-from graph.rollout import EndOn
-from rl.records import EpisodeRecord, in_id_order, read_episodes
+from graph.episode import EndOn
 from rl.reinforce import (
     LATEST_FILE,
     EvalResult,
@@ -37,6 +36,8 @@ from rl.reinforce import (
     summarise_eval,
 )
 from rso.jsonio import dumps
+from rso.runs.directory import EPISODES_FILE
+from rso.runs.records import EpisodeRecord, in_id_order, read_episodes
 from rso.strategies import STRATEGIES
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -251,7 +252,7 @@ def _dose_response(per_arm: dict[str, list[Breadth]], labels: dict[float, str]) 
 
 def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     """Run the experiment and write evidence.md / evidence.json / evidence.png; return the JSON."""
-    from rl.policy import load_planner
+    from policy.checkpoint import load_checkpoint
 
     started = time.perf_counter()
     out = Path(config.out)
@@ -276,7 +277,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
     protocols = config.protocols()
     per_set: dict[str, dict[str, list[EvalResult]]] = {protocol_label(*p): {} for p in protocols}
     train_curves: dict[str, list[dict[str, Any]]] = {}
-    sft = load_planner(config.rl.init)
+    sft = load_checkpoint(config.rl.init)
     # The SFT arm is only evaluated: caching its pooled states is exact and saves the encoder.
     sft_cache = FeatureCache(sft, 0, config.rl.cache_size)
     sft_cache.install()
@@ -351,7 +352,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
                 shuffle=True,
             )
         else:
-            logged = in_id_order(read_episodes(logs / "episodes.jsonl"))
+            logged = in_id_order(read_episodes(logs / EPISODES_FILE))
         experience = _decision_states(logged)
         eval_set, end_on = protocols[0]
         for beta in config.controlled_betas:
@@ -455,7 +456,7 @@ def run_rl_evidence(config: EvidenceConfig) -> dict[str, Any]:
 
 def _complete_logs(run: Path, episodes: int) -> bool:
     """Return True when `run` holds `episodes` finished episodes (a complete logged run)."""
-    path = run / "episodes.jsonl"
+    path = run / EPISODES_FILE
     if not path.is_file():
         return False
     try:

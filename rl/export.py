@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rl.records import EpisodeRecord, TurnRecord, in_id_order, read_episodes
 from rl.returns import DEFAULT_GAMMA, discounted_returns
+from rso.runs.directory import load_run
+from rso.runs.records import EpisodeRecord, TurnRecord
 
 RowKind = Literal["actor", "planner"]
 PromptFormat = Literal["messages", "text"]
@@ -44,26 +45,6 @@ class ExportResult:
     skipped_failed: int
 
 
-def episodes_file(run: Path) -> Path:
-    """Return the episodes.jsonl of a run directory (or the file itself if given)."""
-    run = Path(run)
-    path = run / "episodes.jsonl" if run.is_dir() else run
-    if not path.is_file():
-        raise FileNotFoundError(f"{run}: no episodes.jsonl (expected a rollout run directory)")
-    return path
-
-
-def dialogue_before(episode: EpisodeRecord, turn_index: int) -> list[tuple[str, str]]:
-    """Return the (speaker, text) turns the recommender had seen before reply `turn_index`."""
-    from prompts.seeker import OPENING
-
-    turns: list[tuple[str, str]] = [("Seeker", OPENING)]
-    for turn in episode.turns[:turn_index]:
-        turns.append(("Recommender", turn.reply))
-        turns.append(("Seeker", turn.seeker_reply))
-    return turns
-
-
 def _instruction(turn: TurnRecord) -> str:
     from prompts.actor import GENERIC_INSTRUCTION, STRATEGY_INSTRUCTIONS
 
@@ -80,7 +61,7 @@ def actor_rows(
         if episode.status != "ok":
             continue
         for index, turn in enumerate(episode.turns):
-            history = dialogue_before(episode, index)
+            history = episode.dialogue(index)
             prompt: Any
             completion: Any
             if prompt_format == "messages":
@@ -139,7 +120,7 @@ def export_trl(
     gamma: float = DEFAULT_GAMMA,
 ) -> ExportResult:
     """Write the rows of one run as JSONL, or as a `datasets` dataset saved to disk at `out`."""
-    episodes = in_id_order(read_episodes(episodes_file(run)))
+    episodes = load_run(run)
     failed = sum(e.status != "ok" for e in episodes)
     if kind == "actor":
         rows = list(actor_rows(episodes, prompt_format))

@@ -36,8 +36,9 @@ from typing import Any, Literal
 
 import torch
 
-from graph.rollout import END_ON, EndOn
-from rl.checkpoint import read_checkpoint_config, save_checkpoint
+from graph.episode import END_ON, EndOn
+from policy.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
+from policy.network import PlannerPolicy
 from rl.losses import (
     DEFAULT_BETA,
     DEFAULT_IMPORTANCE_CLIP,
@@ -46,10 +47,10 @@ from rl.losses import (
     entropy,
     reinforce_loss,
 )
-from rl.policy import PlannerPolicy, load_planner
-from rl.records import EpisodeRecord, in_id_order, read_episodes
 from rl.returns import DEFAULT_GAMMA, Normalisation, episode_advantages
 from rso.jsonio import write_json
+from rso.runs.directory import EPISODES_FILE
+from rso.runs.records import EpisodeRecord, in_id_order, read_episodes
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
 #: Which parameters RL changes: the head only (frozen, cached encoder) or top blocks + head.
@@ -171,7 +172,7 @@ class RLConfig:
             if not ok:
                 raise ValueError(message)
         for run in self.from_runs:
-            if not (Path(run) / "episodes.jsonl").is_file():
+            if not (Path(run) / EPISODES_FILE).is_file():
                 raise FileNotFoundError(f"--from-runs {run}: no episodes.jsonl in that directory")
 
     def learning_rate(self) -> float:
@@ -481,7 +482,7 @@ def roll_out(
     A partly written directory from an interrupted run is replaced: the episodes are a pure
     function of the seed, so running them again gives the same records.
     """
-    from rl.rollout import RolloutConfig, run_rollouts
+    from rollouts.runner import RolloutConfig, run_rollouts
 
     if out.exists():
         shutil.rmtree(out)
@@ -780,12 +781,12 @@ class ReinforceTrainer:
             if state.get("state_version") != STATE_VERSION:
                 raise ValueError(f"{directory / STATE_FILE}: unknown state version")
             self._check_same_settings(state["config"], directory)
-            self.policy = load_planner(directory)
+            self.policy = load_checkpoint(directory)
             self.start_update = done
             self.history = list(state["history"])
             self.eval_before = state.get("eval_before")
         elif config.init is not None:
-            self.policy = load_planner(config.init)
+            self.policy = load_checkpoint(config.init)
         else:
             self.policy = PlannerPolicy()
         trained = set_rl_trainable(self.policy, config.train, config.top_layers)
@@ -824,7 +825,7 @@ class ReinforceTrainer:
     def _load_logged(self) -> list[EpisodeRecord]:
         episodes: list[EpisodeRecord] = []
         for run in self.config.from_runs:
-            path = Path(run) / "episodes.jsonl"
+            path = Path(run) / EPISODES_FILE
             found = read_episodes(path)
             if not found:
                 raise ValueError(f"--from-runs {run}: episodes.jsonl holds no episode")

@@ -33,17 +33,16 @@ import torch.nn.functional as F
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
-from rl.baselines import most_frequent_baseline, tfidf_logreg_baseline
-from rl.checkpoint import StorageDtype, save_checkpoint
-from rl.policy import (
+from policy.checkpoint import StorageDtype, load_checkpoint, save_checkpoint
+from policy.network import (
     PlannerConfig,
     PlannerPolicy,
     Pooling,
     default_backbone,
-    format_dialogue,
-    load_planner,
 )
+from rl.baselines import most_frequent_baseline, tfidf_logreg_baseline
 from rso.data.records import PlannerSample, Split
+from rso.dialogue import format_dialogue
 from rso.paths import DEFAULT_PLANNER_DIR, REPO_ROOT, cache_dir
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
@@ -541,7 +540,7 @@ def run_sft(
     # Test figures come from the checkpoint as stored (fp16 weights, standard text path), so they
     # describe exactly what the recommender will load.
     t0 = time.perf_counter()
-    reloaded = load_planner(output, device=config.device)
+    reloaded = load_checkpoint(output, device=config.device)
     test_pred: list[int] = []
     with torch.no_grad():
         for idx in tqdm(

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import agents.planner as planner
+import policy.planners as planners
 from agents.planner import choose_strategy, plan_strategy, turn_uniform
 from graph.routing import ACTOR_GENERIC, actor_node_name
 from rso.strategies import STRATEGIES
@@ -30,7 +31,7 @@ def peaked(monkeypatch):
     probs = [0.01] * 14
     probs[STRATEGIES.index("Opinion Inquiry")] = 0.87
     policy = FixedPolicy(probs)
-    monkeypatch.setattr(planner, "load_policy", lambda path: policy)
+    monkeypatch.setattr(planners, "load_policy", lambda path: policy)
     return policy
 
 
@@ -95,15 +96,15 @@ def test_choose_strategy_inverse_cdf() -> None:
 
 
 def test_bad_policy_output_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(planner, "load_policy", lambda path: FixedPolicy([0.5] * 14))
+    monkeypatch.setattr(planners, "load_policy", lambda path: FixedPolicy([0.5] * 14))
     with pytest.raises(planner.PlannerOutputError, match="not a distribution"):
         plan_strategy(state("Hello."), runtime(planner_checkpoint="ckpt"))
 
 
 @pytest.mark.slow
 def test_a_saved_checkpoint_drives_the_greedy_choice(tmp_path) -> None:
-    from rl.checkpoint import save_checkpoint
-    from rl.policy import PlannerPolicy
+    from policy.checkpoint import save_checkpoint
+    from policy.network import PlannerPolicy
 
     policy = PlannerPolicy()
     with torch.no_grad():  # a head that always prefers Credibility
@@ -111,14 +112,14 @@ def test_a_saved_checkpoint_drives_the_greedy_choice(tmp_path) -> None:
         policy.head.bias.zero_()
         policy.head.bias[STRATEGIES.index("Credibility")] = 5.0
     save_checkpoint(policy, tmp_path / "planner", trained_prefixes=["head."])
-    planner._load_policy.cache_clear()
+    planners._load_policy.cache_clear()
     try:
         ctx = runtime(planner_checkpoint=str(tmp_path / "planner"), planner_mode="greedy")
         command = plan_strategy(state("Hello.", "Hi!", "Tell me about a movie"), ctx)
-        loaded = planner.load_policy(str(tmp_path / "planner"))
+        loaded = planners.load_policy(str(tmp_path / "planner"))
         assert not loaded.training  # eval mode: dropout off for inference
     finally:
-        planner._load_policy.cache_clear()
+        planners._load_policy.cache_clear()
     assert command.goto == "actor_credibility"
     assert command.update["strategy_probs"]["Credibility"] > 0.9
 

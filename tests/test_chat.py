@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from rso.commands import chat
+from cli.commands import chat
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.test_graph_fixtures import world_fixture  # noqa: F401
 from tests.test_graph_turns import answer

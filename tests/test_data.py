@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from rso.commands.data import register
+from cli.commands.data import register
 from rso.data import catalog
 from rso.data.check import check
 from rso.data.eval_cases import load_eval_cases, parse_eval_cases

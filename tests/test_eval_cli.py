@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rl.records import EpisodeRecord, RolloutWriter, episode_id
-from rl.rollout import RolloutConfig, run_rollouts
-from rso.cli import _register_commands, app
+from cli.main import _register_commands, app
+from rollouts.runner import RolloutConfig, run_rollouts
 from rso.data.eval_cases import load_eval_cases
+from rso.runs.records import EpisodeRecord, episode_id
+from rso.runs.writer import RolloutWriter
 from tests.fakes import ScriptedChatModel, patch_chat_model
 
 _register_commands()

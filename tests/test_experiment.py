@@ -224,7 +224,7 @@ def test_cli_refuses_an_unknown_entropy_scale() -> None:
     import typer
     from typer.testing import CliRunner
 
-    from rso.commands import experiment, train
+    from cli.commands import experiment, train
 
     app = typer.Typer()
     train.register(app)
@@ -236,7 +236,7 @@ def test_cli_refuses_an_unknown_entropy_scale() -> None:
 
 
 def test_cli_entropy_scales_match_the_loss() -> None:
+    from cli.commands.experiment import ENTROPY_SCALES as CLI_SCALES
     from rl.losses import ENTROPY_SCALES
-    from rso.commands.experiment import ENTROPY_SCALES as CLI_SCALES
 
     assert CLI_SCALES == ENTROPY_SCALES

@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rl.export import MissingDatasetsError, actor_rows, export_trl, planner_rows
-from rl.records import EpisodeRecord, RolloutWriter, TurnRecord, episode_id
 from rso.data.records import EvalCase
+from rso.runs.records import EpisodeRecord, TurnRecord, episode_id
+from rso.runs.writer import RolloutWriter
 from rso.strategies import STRATEGIES
 
 
@@ -137,7 +138,7 @@ def test_missing_run_is_named(tmp_path: Path) -> None:
 def test_export_cli(run: Path, tmp_path: Path) -> None:
     import typer
 
-    from rso.commands.export import register
+    from cli.commands.export import register
 
     app = typer.Typer()
     register(app)

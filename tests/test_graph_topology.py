@@ -55,7 +55,7 @@ def test_importing_the_graph_is_fast_and_lazy() -> None:
         "t1 = time.process_time(); import graph.graph; t2 = time.process_time(); "
         "print(t1 - t0, t2 - t1); "
         "print(sorted(m for m in ('torch', 'faiss', 'sentence_transformers', 'llama_cpp', "
-        "'langchain_openai', 'retrieval.index', 'rl.policy') if m in sys.modules))"
+        "'langchain_openai', 'retrieval.index', 'policy.network') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

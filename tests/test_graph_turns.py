@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from graph import experts as expert_registry
 from graph.builder import build_graph, open_session_graph
 from graph.context import Context
 from graph.graph import graph
@@ -114,16 +113,6 @@ def test_without_planner_the_prompt_has_no_strategy(fake) -> None:
     assert out["strategy"] is None and out["strategy_probs"] == {}
     actor_prompt = fake.prompt_text(-1)
     assert not any(text in actor_prompt for text in STRATEGY_INSTRUCTIONS.values())
-
-
-def test_rule_experts_not_provided_is_a_clear_error(fake, monkeypatch) -> None:
-    monkeypatch.setitem(expert_registry.EXPERT_SETS, "rule", "agents.no_such_rule_module:EXPERTS")
-    expert_registry.get_experts.cache_clear()
-    try:
-        with pytest.raises(NotImplementedError, match="experts='rule' is not implemented"):
-            graph.invoke({"messages": [HumanMessage("hi")]}, context=FAST.replace(experts="rule"))
-    finally:
-        expert_registry.get_experts.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from evaluation.metrics import (
     strategy_distribution,
 )
 from evaluation.report import compare_runs, evaluate_run, write_report
-from rl.records import EpisodeRecord, RolloutWriter, TurnRecord, episode_id
 from rso.data.records import EvalCase
+from rso.runs.records import EpisodeRecord, TurnRecord, episode_id
+from rso.runs.writer import RolloutWriter
 
 CASE = EvalCase(
     case_id="c", dataset="inspired", dialog_id="d", user_id="u", target_genres=["action"]

@@ -5,14 +5,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
-from rl.policy import (
+from policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
+from policy.network import (
     IncompatibleCheckpointError,
     PlannerConfig,
     PlannerPolicy,
-    format_dialogue,
-    load_planner,
 )
+from rso.dialogue import format_dialogue
 from rso.strategies import STRATEGIES
 
 TEXTS = [
@@ -112,7 +111,7 @@ def test_partial_checkpoint_round_trip(
         _perturb(policy, prefixes)
         expected = policy.probabilities(TEXTS)
         save_checkpoint(policy, tmp_path, trained_prefixes=prefixes, dtype=dtype)  # type: ignore[arg-type]
-        loaded = load_planner(tmp_path)
+        loaded = load_checkpoint(tmp_path)
     finally:
         policy.load_state_dict(saved_params)
     assert not loaded.training  # loaded for inference
@@ -127,7 +126,7 @@ def test_partial_checkpoint_round_trip(
 
 def test_full_checkpoint_round_trip(policy: PlannerPolicy, tmp_path: Path) -> None:
     save_checkpoint(policy, tmp_path, dtype="float32")
-    loaded = load_planner(tmp_path)
+    loaded = load_checkpoint(tmp_path)
     assert torch.equal(loaded.probabilities(TEXTS), policy.probabilities(TEXTS))
 
 
@@ -155,26 +154,26 @@ def _edited_copy(src: Path, dst: Path, edit: dict[str, object]) -> Path:
 def test_refuses_other_label_order(saved_dir: Path, tmp_path: Path) -> None:
     bad = _edited_copy(saved_dir, tmp_path / "c", {"labels": list(reversed(STRATEGIES))})
     with pytest.raises(IncompatibleCheckpointError, match="label order"):
-        load_planner(bad)
+        load_checkpoint(bad)
 
 
 def test_refuses_other_backbone(saved_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(IncompatibleCheckpointError, match="'roberta-large' was requested"):
-        load_planner(saved_dir, backbone="roberta-large")
+        load_checkpoint(saved_dir, backbone="roberta-large")
     bad = _edited_copy(saved_dir, tmp_path / "c", {"backbone.config_fingerprint": "0" * 16})
     with pytest.raises(IncompatibleCheckpointError, match="config fingerprint"):
-        load_planner(bad)
+        load_checkpoint(bad)
 
 
 def test_refuses_other_base_weights(saved_dir: Path, tmp_path: Path) -> None:
     bad = _edited_copy(saved_dir, tmp_path / "c", {"backbone.frozen_weights_fingerprint": "f" * 16})
     with pytest.raises(IncompatibleCheckpointError, match="base weights"):
-        load_planner(bad)
+        load_checkpoint(bad)
 
 
 def test_missing_checkpoint_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="planner.json"):
-        load_planner(tmp_path / "nowhere")
+        load_checkpoint(tmp_path / "nowhere")
 
 
 def test_checkpoint_metadata_kept(saved_dir: Path) -> None:

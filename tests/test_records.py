@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-import rl.records as records
-from rl.records import (
+import rso.runs.records as records
+from rso.data.jsonl import DataFormatError
+from rso.data.records import EvalCase
+from rso.runs.records import (
     EpisodeRecord,
     RolloutWriter,
     TurnRecord,
@@ -13,8 +15,6 @@ from rl.records import (
     read_episodes,
     settings_digest,
 )
-from rso.data.jsonl import DataFormatError
-from rso.data.records import EvalCase
 
 CASE = EvalCase(
     case_id="inspired:d1",

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl.policy import PlannerPolicy
-from rl.records import EpisodeRecord, RolloutWriter, TurnRecord, episode_id
+from policy.network import PlannerPolicy
 from rl.reinforce import (
     FeatureCache,
     ReinforceTrainer,
@@ -21,6 +20,8 @@ from rl.reinforce import (
     set_rl_trainable,
 )
 from rso.data.records import EvalCase
+from rso.runs.records import EpisodeRecord, TurnRecord, episode_id
+from rso.runs.writer import RolloutWriter
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
 GOOD, BAD = "Credibility", "No Strategy"

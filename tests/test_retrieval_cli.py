@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 import retrieval.embedding
 import rso.data.movies
+from cli.commands.index import register
 from retrieval.index import INDEX_FILE, META_FILE
-from rso.commands.index import register
 from tests.test_retrieval import HashingEmbedder, make_movie
 
 MOVIES = [

@@ -9,9 +9,8 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from graph.context import Context
-from graph.rollout import RolloutContext, RolloutError, find_case
-from rl.records import read_episodes
-from rl.rollout import (
+from graph.episode import RolloutContext, RolloutError, find_case
+from rollouts.runner import (
     EpisodePlan,
     RolloutConfig,
     RunDirectoryError,
@@ -20,6 +19,7 @@ from rl.rollout import (
     run_rollouts,
 )
 from rso.data.eval_cases import load_eval_cases
+from rso.runs.records import read_episodes
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.test_graph_turns import answer

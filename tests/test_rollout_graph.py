@@ -9,8 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from graph.context import Context, ContextError
-from graph.graph import graph as recommender
-from graph.rollout import (
+from graph.episode import (
     JUDGE_TURN,
     RECOMMEND,
     SIMULATE_SEEKER,
@@ -21,6 +20,7 @@ from graph.rollout import (
     rollout_graph,
     stream_direct,
 )
+from graph.graph import graph as recommender
 from rso.data.eval_cases import load_eval_cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,5 +102,5 @@ def test_context_sent_as_json_is_read_and_checked() -> None:
 
 def test_langgraph_json_serves_the_rollout_graph() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
-    assert config["graphs"]["rollout"] == "./graph/rollout.py:rollout_graph"
+    assert config["graphs"]["rollout"] == "./graph/episode.py:rollout_graph"
     assert config["graphs"]["recommender"] == "./graph/graph.py:graph"

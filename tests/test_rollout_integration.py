@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rl.records import read_episodes
-from rl.rollout import RolloutConfig, run_rollouts
+from rollouts.runner import RolloutConfig, run_rollouts
+from rso.runs.records import read_episodes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

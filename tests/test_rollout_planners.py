@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl.planners import (
+from policy.planners import (
     FixedPlanner,
     PlannerSpecError,
     PolicyPlanner,
@@ -23,9 +23,9 @@ from rl.planners import (
     registered_policy,
     unregister_policy,
 )
-from rl.records import EpisodeRecord
-from rl.rollout import RolloutConfig, run_rollouts
+from rollouts.runner import RolloutConfig, run_rollouts
 from rso.data.inspired import planner_samples
+from rso.runs.records import EpisodeRecord
 from rso.strategies import STRATEGIES
 
 
@@ -165,7 +165,7 @@ def test_registry_names_and_cleanup() -> None:
 def test_a_checkpoint_path_is_loaded_once_and_batched(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import agents.planner
+    import policy.planners
 
     policy = CountingPolicy()
     loaded: list[str] = []
@@ -174,7 +174,7 @@ def test_a_checkpoint_path_is_loaded_once_and_batched(
         loaded.append(path)
         return policy
 
-    monkeypatch.setattr(agents.planner, "load_policy", load)
+    monkeypatch.setattr(policy.planners, "load_policy", load)
     checkpoint = tmp_path / "planner"
     checkpoint.mkdir()
     episodes = run(tmp_path, "ckpt", planner=str(checkpoint), concurrency=4)

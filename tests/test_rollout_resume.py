@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage
 
-from rl.records import EpisodeRecord, RolloutWriter, read_episodes
-from rl.rollout import RolloutConfig, run_rollouts
+from rollouts.runner import RolloutConfig, run_rollouts
+from rso.runs.records import EpisodeRecord, read_episodes
+from rso.runs.writer import RolloutWriter
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.test_graph_turns import answer
 
@@ -71,7 +72,7 @@ def test_resume_after_a_crash_mid_write(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def _rso(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from rso.cli import main; main()", *args]
+    return [sys.executable, "-c", "from cli.main import main; main()", *args]
 
 
 @pytest.mark.slow
@@ -175,8 +176,8 @@ def test_resume_plays_failed_episodes_again_and_keeps_the_failed_attempts(
 
     # Every reader of the run sees each episode once: eval, export, RL's --from-runs.
     from evaluation.metrics import compute_metrics
-    from evaluation.report import load_run
     from rl.export import export_trl
+    from rso.runs.directory import load_run
 
     metrics = compute_metrics(load_run(run), lambda kb_id: set())
     assert (metrics.n_episodes, metrics.n_failed) == (4, 0)
@@ -252,7 +253,7 @@ def test_a_crash_while_setting_failed_episodes_aside_loses_and_duplicates_nothin
 def test_rollout_cli_retries_failed_episodes_unless_told_not_to(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from rso.cli import _register_commands, app
+    from cli.main import _register_commands, app
 
     _register_commands()
     out = tmp_path / "run"

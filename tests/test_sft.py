@@ -6,7 +6,8 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-from rl.policy import load_planner
+from cli.commands import train as train_command
+from policy.checkpoint import load_checkpoint
 from rl.sft import (
     CONFUSION_FILE,
     SUMMARY_FILE,
@@ -16,7 +17,6 @@ from rl.sft import (
     classification_metrics,
     run_sft,
 )
-from rso.commands import train as train_command
 from rso.data.records import PlannerSample, Utterance
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 
@@ -78,7 +78,7 @@ def test_sft_partial_writes_loadable_checkpoint_and_summary(tmp_path: Path) -> N
     assert (out / CONFUSION_FILE).read_bytes().startswith(b"\x89PNG")
     on_disk = SFTSummary.model_validate_json((out / SUMMARY_FILE).read_text())
     assert on_disk.test == summary.test
-    planner = load_planner(out)
+    planner = load_checkpoint(out)
     probs = planner.probabilities(["Seeker: Hello.\nRecommender: Hi!"])
     assert probs.shape == (1, 14)
     meta = json.loads((out / "planner.json").read_text())["metadata"]
@@ -145,7 +145,7 @@ def test_cli_help_and_bad_option() -> None:
 
 def test_torch_seeded_head_is_reproducible() -> None:
     # Two fresh Planners start from the same head, so runs with one seed are comparable.
-    from rl.policy import PlannerConfig, PlannerPolicy
+    from policy.network import PlannerConfig, PlannerPolicy
 
     a = PlannerPolicy(PlannerConfig(max_length=16))
     b = PlannerPolicy(PlannerConfig(max_length=16))

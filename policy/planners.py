@@ -29,14 +29,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
-    from rl.policy import PlannerPolicy
+    from policy.network import PlannerPolicy
 
 #: The baseline planners that need no checkpoint.
 BaselinePlanner = Literal["uniform", "majority", "none"]
@@ -217,6 +217,26 @@ def registered_policy(policy: PlannerPolicy | PolicyPlanner) -> Iterator[str]:
         unregister_policy(spec)
 
 
+# Concurrent episodes ask for the policy at the same moment on their first turn; without the
+# lock each thread would load its own copy of the encoder before the cache is filled.
+_load_lock = threading.Lock()
+
+
+def load_policy(path: str) -> PlannerPolicy:
+    """Load a Planner checkpoint once per path, in eval mode (dropout off)."""
+    with _load_lock:
+        return _load_policy(path)
+
+
+@lru_cache(maxsize=4)
+def _load_policy(path: str) -> PlannerPolicy:
+    from policy.checkpoint import load_checkpoint  # lazy: torch and the encoder load on first use
+
+    policy = load_checkpoint(path)
+    policy.eval()
+    return policy
+
+
 # --- resolution ----------------------------------------------------------------------------------
 
 
@@ -225,8 +245,6 @@ _wrappers: weakref.WeakKeyDictionary[Any, PolicyPlanner] = weakref.WeakKeyDictio
 
 
 def _checkpoint_planner(path: str) -> PolicyPlanner:
-    from agents.planner import load_policy  # cached per path, in eval mode
-
     policy = load_policy(path)
     with _registry_lock:
         planner = _wrappers.get(policy)

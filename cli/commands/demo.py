@@ -45,11 +45,11 @@ def demo_command(
     """Run the main job on the embedded defaults: data, index, a 3-turn chat, a small batch."""
     import shutil
 
+    from cli.commands.chat import _run_turn, _summary_line
+    from cli.commands.data import _print_report
     from graph.builder import open_session_graph
     from graph.context import Context
-    from rl.rollout import RolloutConfig, run_rollouts
-    from rso.commands.chat import _run_turn, _summary_line
-    from rso.commands.data import _print_report
+    from rollouts.runner import RolloutConfig, run_rollouts
     from rso.data.check import check
 
     started = _step("1/4 datasets (processed files in data/)")

@@ -10,7 +10,7 @@ a resume that retried failed episodes, ``failed.jsonl`` (their earlier failed re
 Episodes: episode ``i`` plays case ``i mod C`` (C usable cases, in file order or shuffled by the
 seed) with episode index ``i div C``, so asking for more episodes than cases cycles through them
 with new indices, and a longer run extends a shorter one with the same ids. Each episode's seed
-derives from the run seed, the case and the index (`graph.rollout.episode_seed`), never from the
+derives from the run seed, the case and the index (`graph.episode.episode_seed`), never from the
 order in which threads finish, so a fast-mode run is reproducible at any concurrency.
 
 Resume: episodes finished "ok" are skipped, a torn last line is cut off, and a run whose manifest
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from graph.context import LLM_ROLES, Context, ExpertsMode, LLMRole
-from graph.rollout import (
+from graph.episode import (
     EndOn,
     EngineName,
     RolloutContext,
@@ -55,25 +55,29 @@ from graph.rollout import (
     rollout_graph,
     run_graph,
 )
-from rl.planners import MEMORY_PREFIX, context_overrides, registered_policy
-from rl.records import EpisodeRecord, RolloutWriter, episode_id, read_episodes, settings_digest
+from policy.planners import MEMORY_PREFIX, context_overrides, registered_policy
 from rso import jsonio
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
+from rso.runs.directory import (
+    EPISODES_FILE,
+    FAILED_FILE,
+    MANIFEST_FILE,
+    RunDirectoryError,
+    read_manifest,
+)
+from rso.runs.records import EpisodeRecord, episode_id, read_episodes, settings_digest
+from rso.runs.writer import RolloutWriter
 
 if TYPE_CHECKING:
-    from rl.planners import PolicyPlanner
-    from rl.policy import PlannerPolicy
+    from policy.network import PlannerPolicy
+    from policy.planners import PolicyPlanner
 
-EPISODES_FILE: Final = "episodes.jsonl"
-#: Earlier failed attempts of episodes a resume played again (an episodes file itself).
-FAILED_FILE: Final = "failed.jsonl"
-MANIFEST_FILE: Final = "manifest.json"
 MANIFEST_VERSION: Final = 1
 
 #: Packages whose versions go into the manifest (missing ones are recorded as null).
 RECORDED_PACKAGES: Final = (
-    "rso",
+    "rso-crs",
     "langgraph",
     "langchain-core",
     "langchain-openai",
@@ -90,10 +94,6 @@ RECORDED_PACKAGES: Final = (
 _SECRET_FIELDS: Final = frozenset({"api_key"})
 
 
-class RunDirectoryError(RuntimeError):
-    """The run directory cannot be used as asked (existing run without resume, other settings)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class RolloutConfig:
     """Everything that defines a batch of rollouts."""
@@ -106,7 +106,7 @@ class RolloutConfig:
     seeker: SeekerMode = "act"
     #: Recommender experts: "rule" (fast, LLM-free) or "llm".
     experts: ExpertsMode = "rule"
-    #: Planner: uniform, majority, none, a checkpoint path (see `rl.planners`); ignored when a
+    #: Planner: uniform, majority, none, a checkpoint path (see `policy.planners`); ignored when a
     #: policy is passed to `run_rollouts`.
     planner: str = "uniform"
     #: Episodes to play; None = one per usable case; more than the cases cycles through them.
@@ -545,17 +545,6 @@ def _check_run_directory(
     return previous
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """Read a run's manifest.json, with a clear error when it is not a JSON object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirectoryError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RunDirectoryError(f"{path}: expected a JSON object")
-    return data
-
-
 def _differences(
     old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
 ) -> dict[str, tuple[Any, Any]]:
@@ -684,16 +673,11 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 __all__ = [
-    "EPISODES_FILE",
-    "FAILED_FILE",
-    "MANIFEST_FILE",
     "MEMORY_PREFIX",
     "EpisodePlan",
     "RolloutConfig",
     "RolloutSummary",
-    "RunDirectoryError",
     "plan_episodes",
-    "read_manifest",
     "run_episode",
     "run_rollouts",
 ]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import torch
 
-from rl.policy import (
+from policy.network import (
     IncompatibleCheckpointError,
     PlannerConfig,
     PlannerPolicy,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from rso.commands import check_choice, fail
+from cli.commands import check_choice, fail
 from rso.jsonio import dumps
 
 NumberT = TypeVar("NumberT", int, float)
@@ -325,7 +325,7 @@ def _comma_separated(
 
 def register(app: typer.Typer) -> None:
     """Add ``experiment`` to the app and ``rl`` to the ``train`` group."""
-    from rso.commands.train import train_app
+    from cli.commands.train import train_app
 
     # The train group invites later stages to attach themselves; registering here keeps the RL
     # command beside the experiments that use it.

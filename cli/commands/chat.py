@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rso.commands import fail
+from cli.commands import fail
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig

@@ -1,4 +1,4 @@
-"""The ``rso`` console command: one Typer app, with each concern's subcommands in `rso.commands`."""
+"""The ``rso`` console command: one Typer app, with each concern's subcommands in `cli.commands`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pkgutil
 
 import typer
 
-import rso.commands
+import cli.commands
 
 app = typer.Typer(
     name="rso",
@@ -20,10 +20,10 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    # Each module in rso/commands owns one concern (data, index, chat, rollout, eval, train) and
+    # Each module in cli/commands owns one concern (data, index, chat, rollout, eval, train) and
     # exposes `register(app)`; importing them is cheap because heavy imports happen inside commands.
-    for info in sorted(pkgutil.iter_modules(rso.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"rso.commands.{info.name}")
+    for info in sorted(pkgutil.iter_modules(cli.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"cli.commands.{info.name}")
         module.register(app)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rso.commands import check_choice
+from cli.commands import check_choice
 
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
@@ -57,7 +57,7 @@ def sft(
     quiet: Annotated[bool, typer.Option(help="No progress bars (they go to stderr).")] = False,
 ) -> None:
     """Supervised warm-up of the Planner on INSPIRED, with test scores and baselines."""
-    from rl.policy import default_backbone
+    from policy.network import default_backbone
     from rl.sft import DEFAULT_SFT_OUTPUT, SFTConfig, run_sft
 
     choices = {

@@ -36,8 +36,6 @@ BACKBONE_ENV = "RSO_PLANNER_BACKBONE"
 #: "cls": the first token's state (the usual choice for RoBERTa-style classifiers).
 Pooling = Literal["mean", "cls"]
 
-_SPEAKERS = {"seeker": "Seeker", "recommender": "Recommender"}
-
 
 class IncompatibleCheckpointError(ValueError):
     """A Planner checkpoint whose label order, backbone or parameters do not fit this code."""
@@ -62,20 +60,6 @@ def resolve_backbone(name: str) -> str:
     # Anything else is a hub id such as "roberta-large"; it loads only if already cached, because
     # the project runs with HF_HUB_OFFLINE=1.
     return name
-
-
-def format_dialogue(turns: Sequence[tuple[str, str]]) -> str:
-    """Write (speaker, text) turns as "Seeker: ..." / "Recommender: ..." lines, oldest first."""
-    lines = []
-    for number, (speaker, text) in enumerate(turns):
-        role = _SPEAKERS.get(speaker.strip().lower())
-        if role is None:
-            raise ValueError(
-                f"turn {number}: unknown speaker {speaker!r}; expected Seeker or Recommender"
-            )
-        # Newlines inside an utterance would read as a new turn to the model.
-        lines.append(f"{role}: {' '.join(text.split())}")
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -287,12 +271,3 @@ def config_fingerprint(config: dict[str, Any]) -> str:
     stable = {k: v for k, v in config.items() if k not in _VOLATILE_CONFIG_KEYS}
     blob = json.dumps(stable, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def load_planner(
-    path: str | Path, *, backbone: str | None = None, device: str | torch.device = "cpu"
-) -> PlannerPolicy:
-    """Load a saved Planner in eval mode; raise `IncompatibleCheckpointError` if it does not fit."""
-    from rl.checkpoint import load_checkpoint
-
-    return load_checkpoint(path, backbone=backbone, device=device)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rso.commands import fail
+from cli.commands import fail
 
 if TYPE_CHECKING:
     from rso.data.records import Movie

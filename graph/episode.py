@@ -40,9 +40,10 @@ from langgraph.types import Command, Overwrite
 from agents.act_seeker import SeekerGoal, SeekerState
 from agents.seeker import goal_from_case
 from graph.context import Context, ContextError
-from rl.records import TurnRecord
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
+from rso.dialogue import OPENING
+from rso.runs.records import TurnRecord
 from rso.strategies import STRATEGIES
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ ENGINES: Final[tuple[EngineName, ...]] = get_args(EngineName)
 #: A turn reward above this ends the episode as a success (method: 0.7).
 SUCCESS_THRESHOLD: Final = 0.7
 #: What the seeker says first in every episode.
-OPENING: Final = "Hello."
 
 START_EPISODE: Final = "start_episode"
 RECOMMEND: Final = "recommend"

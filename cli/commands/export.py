@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rso.commands import check_choice
+from cli.commands import check_choice
 
 export_app = typer.Typer(
     help="Export logged rollouts for training with other tools.", no_args_is_help=True

@@ -86,8 +86,9 @@ def rollout(
 ) -> None:
     """Play simulated episodes (recommender -> seeker -> Rewarder) and log them to --out."""
     from graph.context import ContextError
-    from rl.planners import PlannerSpecError
-    from rl.rollout import RolloutConfig, RunDirectoryError, run_rollouts
+    from policy.planners import PlannerSpecError
+    from rollouts.runner import RolloutConfig, run_rollouts
+    from rso.runs.directory import RunDirectoryError
 
     try:
         overrides = _parse_settings(set_ or [])

@@ -1,0 +1,93 @@
+"""``rso eval``: metrics, plots and a report for rollout runs, and a side-by-side comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
+
+import typer
+
+if TYPE_CHECKING:
+    from evaluation.metrics import RunMetrics
+
+
+def evaluate(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (runs/NAME/), one or more.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Comparison table file when several runs are given "
+            "(default: comparison.md beside the first run)."
+        ),
+    ] = None,
+    judges: Annotated[
+        str,
+        typer.Option(
+            help="LLM judges (persuasiveness, credibility): auto = only for runs with the LLM "
+            "seeker, on, or off."
+        ),
+    ] = "auto",
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible /v1 URL of the judge model.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
+    max_turns: Annotated[
+        int | None,
+        typer.Option(min=1, help="Turn limit for SR and AvgT (default: the run's own)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Write report.md, metrics.json and plots into each run; compare several runs."""
+    from graph.context import Context, ContextError
+    from rollouts.evaluate import JudgesMode, evaluate_run, write_comparison
+    from rso import jsonio
+
+    if judges not in get_args(JudgesMode):
+        raise typer.BadParameter("expected auto, on or off", param_hint="--judges")
+    mode = cast(JudgesMode, judges)
+    overrides: dict[str, Any] = {"base_url": base_url, "model": model}
+    try:
+        judge_settings = Context.from_env(
+            None, **{k: v for k, v in overrides.items() if v is not None}
+        ).llm("judge")
+    except ContextError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    names = _run_names(runs)
+    results: dict[str, RunMetrics] = {}
+    for name, run in zip(names, runs, strict=True):
+        try:
+            results[name] = evaluate_run(
+                run,
+                name,
+                mode,
+                judge_settings,
+                max_turns=max_turns,
+                seed=seed,
+                # Status goes to stderr, so that stdout holds only the table or, with --json,
+                # the JSON.
+                notify=lambda line: typer.echo(line, err=True),
+            )
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            typer.echo(f"error: {run}: {exc}", err=True)
+            raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(jsonio.dumps({n: m.to_json() for n, m in results.items()}, indent=2))
+    if len(results) > 1:
+        table = write_comparison(results, out or runs[0].resolve().parent / "comparison.md")
+        if not as_json:
+            typer.echo(table)
+
+
+def _run_names(runs: Sequence[Path]) -> list[str]:
+    """Short names for the runs: their directory names, or their paths where those repeat."""
+    names = [run.resolve().name for run in runs]
+    if len(set(names)) < len(names):
+        return [str(run) for run in runs]
+    return names
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rso eval`` to the CLI."""
+    app.command("eval")(evaluate)

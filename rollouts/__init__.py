@@ -1,0 +1,1 @@
+"""Batch rollouts: play many simulated episodes into a run directory, resumably."""
