@@ -19,11 +19,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from typing_extensions import TypeIs
 
-from graph.context import Context, PlannerMode, context_from
+from graph.context import Context, context_from
 from graph.routing import ActorNode, actor_node_name
 from graph.state import State
 from graph.utils import dialogue_turns
 from rso.dialogue import format_dialogue
+from rso.modes import PlannerMode
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:

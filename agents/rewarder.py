@@ -27,6 +27,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from prompts import rewarder as prompts
 from rso.dialogue import format_dialogue
+from rso.modes import SUCCESS_THRESHOLD
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -46,8 +47,6 @@ LABEL_SCORES: Final[dict[RewardLabel, float]] = {
     "interested": 0.8,
     "accepted": 1.0,
 }
-#: A turn reward above this is a success.
-SUCCESS_THRESHOLD: Final = 0.7
 #: Answers sampled per turn (method.md).
 DEFAULT_SAMPLES: Final = 10
 

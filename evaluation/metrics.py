@@ -32,11 +32,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from rso.modes import MAX_TURNS, SUCCESS_THRESHOLD
 from rso.runs.records import EpisodeRecord
 from rso.strategies import STRATEGIES
 
-SUCCESS_THRESHOLD: Final = 0.7
-MAX_TURNS: Final = 10
 RECALL_KS: Final = (1, 5, 10)
 N_BOOTSTRAP: Final = 1000
 

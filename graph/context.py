@@ -15,18 +15,14 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Literal, Union, get_args, get_origin, get_type_hints
 
+from rso.modes import ExpertsMode, PlannerMode
+
 if TYPE_CHECKING:
     from graph.models import LLMSettings
 
 #: The LLM roles; reasoner, retriever and actor run inside the graph, the others in rollouts/eval.
 LLMRole = Literal["reasoner", "retriever", "actor", "seeker", "rewarder", "judge"]
 LLM_ROLES: Final[tuple[LLMRole, ...]] = get_args(LLMRole)
-
-#: How the Planner turns its distribution into a strategy: draw from it, or take the argmax.
-PlannerMode = Literal["sample", "greedy"]
-
-#: Which implementation of the Preference Reasoner, Fact Retriever and Actor runs.
-ExpertsMode = Literal["llm", "rule"]
 
 #: How structured outputs are requested from the backend (mirrors `graph.models.StructuredMethod`).
 StructuredMethodName = Literal["json_schema", "json_mode", "function_calling"]

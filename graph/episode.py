@@ -43,6 +43,7 @@ from graph.context import Context, ContextError
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
 from rso.dialogue import OPENING
+from rso.modes import END_ON, SEEKER_MODES, SUCCESS_THRESHOLD, EndOn, SeekerMode
 from rso.runs.records import TurnRecord
 from rso.strategies import STRATEGIES
 
@@ -50,23 +51,10 @@ if TYPE_CHECKING:
     from agents.act_seeker import ActSeeker
     from rso.data.records import Persona
 
-#: The simulated seeker: an LLM playing the persona, or the fast act-level simulator.
-SeekerMode = Literal["llm", "act"]
-SEEKER_MODES: Final[tuple[SeekerMode, ...]] = get_args(SeekerMode)
-
-#: When an episode ends early: "reward" = the paper's protocol, at the first turn reward above
-#: `SUCCESS_THRESHOLD`; "accept" = only when the seeker explicitly accepts or leaves. The act-level
-#: seeker always shows interest (0.8) before it accepts, so under "reward" its episodes would stop
-#: before any explicit acceptance and strict success could not be measured or learned.
-EndOn = Literal["reward", "accept"]
-END_ON: Final[tuple[EndOn, ...]] = get_args(EndOn)
-
 #: How graphs are executed: LangGraph's compiled graph, or the plain loop of `stream_direct`.
 EngineName = Literal["graph", "direct"]
 ENGINES: Final[tuple[EngineName, ...]] = get_args(EngineName)
 
-#: A turn reward above this ends the episode as a success (method: 0.7).
-SUCCESS_THRESHOLD: Final = 0.7
 #: What the seeker says first in every episode.
 
 START_EPISODE: Final = "start_episode"

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Overwrite
 
 from agents import llm_experts, rule_experts
-from graph.context import Context, ExpertsMode, context_from
+from graph.context import Context, context_from
 from graph.experts import ExpertNode, ExpertSet
 from graph.routing import (
     PLAN_STRATEGY,
@@ -27,6 +27,7 @@ from graph.routing import (
 )
 from graph.state import PER_TURN_KEYS, FallbackRecord, State
 from graph.utils import clip_text, fallback, message_text
+from rso.modes import ExpertsMode
 from rso.strategies import Strategy
 
 #: The `ExpertSet` of each ``experts`` mode.

@@ -22,7 +22,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
-from graph.episode import EndOn
 from rl.reinforce import (
     LATEST_FILE,
     EvalResult,
@@ -36,6 +35,7 @@ from rl.reinforce import (
     summarise_eval,
 )
 from rso.jsonio import dumps
+from rso.modes import EndOn
 from rso.runs.directory import EPISODES_FILE
 from rso.runs.records import EpisodeRecord, in_id_order, read_episodes
 from rso.strategies import STRATEGIES

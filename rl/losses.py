@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
+
+from rso.modes import ENTROPY_SCALES, EntropyScale
 
 #: Entropy bonus of the RSO paper (0.1 and 0.001 were also tried).
 DEFAULT_BETA = 0.01
 
 #: Upper clip of the importance ratio pi/mu for logged (off-policy) rollouts.
 DEFAULT_IMPORTANCE_CLIP = 2.0
-
-#: How the entropy bonus is summed over a batch's decisions.
-#: "mean": the paper's formula as written, beta times the mean entropy per step, which makes the
-#: bonus about 1/T of the policy term's scale (T decisions per episode); "decision": like the
-#: policy term, summed over each episode's decisions and averaged over episodes, so that beta
-#: weighs one decision's entropy against one decision's advantage-weighted log-probability.
-EntropyScale = Literal["mean", "decision"]
-ENTROPY_SCALES: tuple[str, ...] = ("mean", "decision")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 import torch
 
-from graph.episode import END_ON, EndOn
 from policy.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
 from policy.network import PlannerPolicy
 from rl.losses import (
@@ -48,7 +47,9 @@ from rl.losses import (
     reinforce_loss,
 )
 from rl.returns import DEFAULT_GAMMA, Normalisation, episode_advantages
+from rso.data.eval_cases import CaseSet
 from rso.jsonio import write_json
+from rso.modes import END_ON, EndOn
 from rso.runs.directory import EPISODES_FILE
 from rso.runs.records import EpisodeRecord, in_id_order, read_episodes
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
@@ -56,8 +57,6 @@ from rso.strategies import STRATEGIES, STRATEGY_INDEX
 #: Which parameters RL changes: the head only (frozen, cached encoder) or top blocks + head.
 TrainPath = Literal["head", "top"]
 
-#: Case sets the rollouts can draw from (see `rso.data.eval_cases`).
-CaseSetName = Literal["inspired-train", "inspired-test", "redial-test"]
 
 STATE_FILE = "rl_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -88,7 +87,7 @@ class RLConfig:
 
     #: Starting checkpoint (the SFT warm-up by default); None starts from a fresh head.
     init: Path | None = field(default_factory=_default_init)
-    cases: CaseSetName = "inspired-train"
+    cases: CaseSet = "inspired-train"
     updates: int = 10
     episodes_per_update: int = 100
     gamma: float = DEFAULT_GAMMA
@@ -119,7 +118,7 @@ class RLConfig:
     #: Logged runs (directories holding episodes.jsonl) to learn from instead of rolling out.
     from_runs: tuple[Path, ...] = ()
     #: Held-out cases for the greedy evaluation before and after training; None skips it.
-    eval_cases: CaseSetName | None = "inspired-test"
+    eval_cases: CaseSet | None = "inspired-test"
     #: Evaluation episodes (None = every case once).
     eval_episodes: int | None = None
     #: Evaluate every N updates as well (0 = only before and after training).

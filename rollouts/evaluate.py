@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from agents import judges
 from agents.seeker import goal_from_case
-from evaluation.metrics import MAX_TURNS, RunMetrics, compute_metrics, genres_lookup
+from evaluation.metrics import RunMetrics, compute_metrics, genres_lookup
 from evaluation.plots import plot_sr_at_t
 from evaluation.report import metrics_table, write_report
 from graph import models
 from rso.data.movies import movies_by_id
 from rso.data.personas import load_personas
+from rso.modes import MAX_TURNS
 from rso.runs.directory import MANIFEST_FILE, load_run, read_manifest
 from rso.runs.records import EpisodeRecord
 

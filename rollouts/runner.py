@@ -42,12 +42,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from graph.context import LLM_ROLES, Context, ExpertsMode, LLMRole
+from graph.context import LLM_ROLES, Context, LLMRole
 from graph.episode import (
-    EndOn,
     EngineName,
     RolloutContext,
-    SeekerMode,
     episode_seed,
     episode_steps,
     goal_of,
@@ -59,6 +57,7 @@ from policy.planners import MEMORY_PREFIX, context_overrides, registered_policy
 from rso import jsonio
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
+from rso.modes import EndOn, ExpertsMode, SeekerMode
 from rso.runs.directory import (
     EPISODES_FILE,
     FAILED_FILE,

@@ -9,12 +9,12 @@ from rso.data.jsonl import DataFormatError
 from rso.data.records import EvalCase
 from rso.runs.records import (
     EpisodeRecord,
-    RolloutWriter,
     TurnRecord,
     episode_id,
     read_episodes,
     settings_digest,
 )
+from rso.runs.writer import RolloutWriter
 
 CASE = EvalCase(
     case_id="inspired:d1",

@@ -9,7 +9,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from cli.commands import check_choice, fail
+from rso.data.eval_cases import CASE_SETS
 from rso.jsonio import dumps
+from rso.modes import ENTROPY_SCALES
 
 NumberT = TypeVar("NumberT", int, float)
 
@@ -18,15 +20,12 @@ experiment_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CASE_SETS = ("inspired-train", "inspired-test", "redial-test")
 END_ON_CHOICES = ("reward", "accept", "default")
 END_ON_HELP = (
     "When an episode ends early: reward (the paper: first turn reward > 0.7), accept (explicit "
     "acceptance or the seeker leaving) or default (the seeker's own default)."
 )
 
-#: rl.losses.ENTROPY_SCALES, repeated so that `--help` does not import torch.
-ENTROPY_SCALES = ("mean", "decision")
 ENTROPY_SCALE_HELP = (
     "How the entropy bonus is summed: mean (the paper: beta times the per-step mean entropy) or "
     "decision (counted at every decision, like the policy term; about T times stronger)."
