@@ -13,8 +13,9 @@ from agents.seeker import (
     sentence_leaks,
 )
 from graph.models import LLMSettings
-from prompts.seeker import OPENING, SAFE_REPLY
+from prompts.seeker import SAFE_REPLY
 from rso.data.records import BigFive, EvalCase, Movie, Persona
+from rso.dialogue import OPENING
 from tests.fakes import ScriptedChatModel, patch_chat_model
 
 SETTINGS = LLMSettings(base_url="http://127.0.0.1:9/v1", temperature=0.7)
