@@ -203,21 +203,3 @@ def score_turn(
             for i in range(samples)
         ]
     return score_answers(answers, success_threshold)
-
-
-def rewarder_rewards(
-    conversations: Sequence[Conversation],
-    settings: LLMSettings,
-    *,
-    samples: int = DEFAULT_SAMPLES,
-    use_n: bool = True,
-    model: BaseChatModel | None = None,
-) -> list[float]:
-    """Batch reward function (TRL style): one turn reward per conversation."""
-    from graph import models
-
-    model = model or models.load_chat_model(settings)
-    return [
-        score_turn(c, settings, samples=samples, use_n=use_n, model=model).reward
-        for c in conversations
-    ]

@@ -64,7 +64,8 @@ class Row:
 
 def measure(mode: str, workdir: Path, **config: Any) -> Row:
     """Run one batch into a fresh directory and time it."""
-    from rollouts.runner import RolloutConfig, run_rollouts
+    from rollouts.config import RolloutConfig
+    from rollouts.runner import run_rollouts
 
     name = f"{mode}-{config.get('engine')}-c{config.get('concurrency')}-{time.monotonic_ns()}"
     rollout_config = RolloutConfig(out=workdir / name, **config)

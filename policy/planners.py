@@ -4,6 +4,7 @@ A run names its Planner with one string (``rso rollout --planner``, `RolloutConf
 
 | planner          | what picks the strategy                                                   |
 |------------------|---------------------------------------------------------------------------|
+| ``sft``          | the committed warm-up Planner, ``models/planner-sft`` (the default)        |
 | ``uniform``      | uniform random over the 14 strategies (no checkpoint)                     |
 | ``majority``     | always the most frequent label of the INSPIRED train Planner samples      |
 | ``none``         | no strategy: the Planner is ablated and the Actor uses its generic prompt |
@@ -22,7 +23,6 @@ episodes cost about one forward pass of K dialogues instead of K passes of one.
 from __future__ import annotations
 
 import itertools
-import math
 import threading
 import weakref
 from collections import Counter
@@ -33,6 +33,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
+from rso.paths import DEFAULT_PLANNER_DIR
 from rso.strategies import STRATEGIES, Strategy
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 #: The baseline planners that need no checkpoint.
 BaselinePlanner = Literal["uniform", "majority", "none"]
 BASELINE_PLANNERS: Final[tuple[BaselinePlanner, ...]] = get_args(BaselinePlanner)
+
+#: The committed warm-up Planner (`rso.paths.DEFAULT_PLANNER_DIR`): every entry point's default.
+SFT_PLANNER: Final = "sft"
 
 #: Prefix of the name of an in-memory policy registered with `register_policy`.
 MEMORY_PREFIX: Final = "memory:"
@@ -261,6 +265,8 @@ def planner_source(spec: str) -> StrategySource:
         return FixedPlanner(majority_strategy())
     if spec == "none":
         raise PlannerSpecError("planner 'none' has no distribution: set use_planner=False")
+    if spec == SFT_PLANNER:
+        return _checkpoint_planner(str(DEFAULT_PLANNER_DIR))
     if spec.startswith(MEMORY_PREFIX):
         with _registry_lock:
             planner = _registry.get(spec)
@@ -272,28 +278,20 @@ def planner_source(spec: str) -> StrategySource:
     return _checkpoint_planner(spec)
 
 
-def check_distribution(probs: Sequence[float]) -> list[float]:
-    """Return `probs` as floats if it is a distribution over the 14 strategies, else raise."""
-    values = [float(p) for p in probs]
-    if len(values) != len(STRATEGIES):
-        raise ValueError(f"a Planner gave {len(values)} probabilities, expected {len(STRATEGIES)}")
-    if not all(math.isfinite(p) and p >= 0 for p in values) or abs(sum(values) - 1.0) > 1e-3:
-        raise ValueError(f"a Planner's output is not a distribution: {values}")
-    return values
-
-
 def context_overrides(spec: str) -> dict[str, Any]:
     """`Context` settings for a Planner name; a missing checkpoint directory is refused here."""
     if spec == "none":
         return {"use_planner": False, "planner_checkpoint": None}
     if spec == "uniform":
         return {"use_planner": True, "planner_checkpoint": None}
+    if spec == SFT_PLANNER:
+        return {"use_planner": True, "planner_checkpoint": str(DEFAULT_PLANNER_DIR)}
     if spec == "majority" or spec.startswith(MEMORY_PREFIX):
         return {"use_planner": True, "planner_checkpoint": spec}
     path = Path(spec).expanduser()
     if not path.exists():
         raise PlannerSpecError(
             f"planner {spec!r}: no such checkpoint; expected a checkpoint path or one of "
-            f"{', '.join(BASELINE_PLANNERS)}"
+            f"{', '.join((SFT_PLANNER, *BASELINE_PLANNERS))}"
         )
     return {"use_planner": True, "planner_checkpoint": str(path)}

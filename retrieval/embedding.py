@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import numpy as np
 
+from rso import env
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -33,10 +35,10 @@ Precision = Literal["auto", "float32", "bfloat16"]
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 #: Environment variables overriding `EmbeddingSettings` fields.
-MODEL_ENV = "RSO_EMBEDDING_MODEL"
-BATCH_SIZE_ENV = "RSO_EMBEDDING_BATCH_SIZE"
-DEVICE_ENV = "RSO_EMBEDDING_DEVICE"
-PRECISION_ENV = "RSO_EMBEDDING_PRECISION"
+MODEL_ENV = env.EMBEDDING_MODEL.name
+BATCH_SIZE_ENV = env.EMBEDDING_BATCH_SIZE.name
+DEVICE_ENV = env.EMBEDDING_DEVICE.name
+PRECISION_ENV = env.EMBEDDING_PRECISION.name
 
 # Files that only document a model; they do not change what it computes.
 _NON_MODEL_FILES = frozenset({"README.md", ".gitattributes"})

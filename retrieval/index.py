@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 
 from retrieval.embedding import TextEmbedder, get_embedder
+from rso import env
 from rso.data.records import Movie
 from rso.paths import cache_dir
 
@@ -38,7 +39,7 @@ META_FILE: Final = "movies.meta.json"
 #: Bumped whenever the on-disk layout or what is embedded changes; old caches then rebuild.
 FORMAT_VERSION: Final = 1
 #: Environment variable setting FAISS's OpenMP threads for searches (default 1).
-THREADS_ENV: Final = "RSO_FAISS_THREADS"
+THREADS_ENV: Final = env.FAISS_THREADS.name
 
 _faiss_configured = threading.Event()
 

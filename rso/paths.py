@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from rso.env import CACHE_DIR, DATA_DIR, RAW_DATA
 
 #: The repository root (the project is installed in editable mode from it).
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +15,7 @@ DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
 
 def raw_data_dir() -> Path:
     """Return the raw datasets folder: ``$RSO_RAW_DATA``, else ``../shared/data``."""
-    env = os.environ.get("RSO_RAW_DATA")
+    env = RAW_DATA.get()
     if env:
         return Path(env).expanduser()
     for candidate in (REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
@@ -25,11 +26,11 @@ def raw_data_dir() -> Path:
 
 def processed_data_dir() -> Path:
     """Return the committed processed data folder: ``$RSO_DATA_DIR`` or ``data/``."""
-    return Path(os.environ.get("RSO_DATA_DIR", REPO_ROOT / "data")).expanduser()
+    return Path(DATA_DIR.get() or REPO_ROOT / "data").expanduser()
 
 
 def cache_dir() -> Path:
     """Return the cache of rebuildable artifacts (indexes): ``$RSO_CACHE_DIR`` or ``.cache/``."""
-    path = Path(os.environ.get("RSO_CACHE_DIR", REPO_ROOT / ".cache")).expanduser()
+    path = Path(CACHE_DIR.get() or REPO_ROOT / ".cache").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path

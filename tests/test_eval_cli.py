@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import _register_commands, app
-from rollouts.runner import RolloutConfig, run_rollouts
+from rollouts.config import RolloutConfig
+from rollouts.runner import run_rollouts
 from rso.data.eval_cases import load_eval_cases
 from rso.runs.records import EpisodeRecord, episode_id
 from rso.runs.writer import RolloutWriter

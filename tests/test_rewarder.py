@@ -5,7 +5,6 @@ import pytest
 from agents.rewarder import (
     LABEL_SCORES,
     parse_answer,
-    rewarder_rewards,
     score_answers,
     score_turn,
 )
@@ -92,13 +91,7 @@ def test_score_turn_one_request_per_sample_when_n_is_off() -> None:
     assert [r.get("seed") for r in fake.requests] == [3, 4, 5]
 
 
-def test_batch_reward_function() -> None:
-    fake = ScriptedChatModel(
-        script=["E) accepted", "E) accepted", "B) not interested", "A) rejected"]
-    )
-    assert rewarder_rewards([DIALOGUE, DIALOGUE], SETTINGS, samples=2, use_n=False, model=fake) == [
-        pytest.approx(1.0),
-        pytest.approx(0.3),
-    ]
+def test_zero_samples_is_refused() -> None:
+    fake = ScriptedChatModel(script=["E) accepted"])
     with pytest.raises(ValueError, match="samples"):
         score_turn(DIALOGUE, SETTINGS, samples=0, model=fake)

@@ -10,15 +10,11 @@ from langchain_core.messages import BaseMessage
 
 from graph.context import Context
 from graph.episode import RolloutContext, RolloutError, find_case
-from rollouts.runner import (
-    EpisodePlan,
-    RolloutConfig,
-    RunDirectoryError,
-    plan_episodes,
-    run_episode,
-    run_rollouts,
-)
+from rollouts.config import RolloutConfig
+from rollouts.plan import EpisodePlan, plan_episodes, run_episode
+from rollouts.runner import run_rollouts
 from rso.data.eval_cases import load_eval_cases
+from rso.runs.directory import RunDirectoryError
 from rso.runs.records import read_episodes
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model

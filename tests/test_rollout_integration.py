@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rollouts.runner import RolloutConfig, run_rollouts
+from rollouts.config import RolloutConfig
+from rollouts.runner import run_rollouts
 from rso.runs.records import read_episodes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

@@ -23,7 +23,8 @@ from policy.planners import (
     registered_policy,
     unregister_policy,
 )
-from rollouts.runner import RolloutConfig, run_rollouts
+from rollouts.config import RolloutConfig
+from rollouts.runner import run_rollouts
 from rso.data.inspired import planner_samples
 from rso.runs.records import EpisodeRecord
 from rso.strategies import STRATEGIES

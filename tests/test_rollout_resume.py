@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage
 
-from rollouts.runner import RolloutConfig, run_rollouts
+from rollouts.config import RolloutConfig
+from rollouts.runner import run_rollouts
 from rso.runs.records import EpisodeRecord, read_episodes
 from rso.runs.writer import RolloutWriter
 from tests.fakes import ScriptedChatModel, patch_chat_model

@@ -110,7 +110,10 @@ def chat_command(
     ] = None,
     planner_checkpoint: Annotated[
         Path | None,
-        typer.Option(help="Planner checkpoint (default: $RSO_PLANNER_CHECKPOINT, else uniform)."),
+        typer.Option(
+            help="Planner checkpoint (default: $RSO_PLANNER_CHECKPOINT, else the committed "
+            "warm-up Planner, models/planner-sft)."
+        ),
     ] = None,
     planner_mode: Annotated[
         str | None, typer.Option(help="sample or greedy (default: $RSO_PLANNER_MODE, sample).")

@@ -49,7 +49,8 @@ def demo_command(
     from cli.commands.data import _print_report
     from graph.builder import open_session_graph
     from graph.context import Context
-    from rollouts.runner import RolloutConfig, run_rollouts
+    from rollouts.config import RolloutConfig
+    from rollouts.runner import run_rollouts
     from rso.data.check import check
 
     started = _step("1/4 datasets (processed files in data/)")

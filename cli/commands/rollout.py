@@ -23,8 +23,12 @@ def rollout(
         str, typer.Option(help="Recommender experts: rule (fast, LLM-free) or llm.")
     ] = "rule",
     planner: Annotated[
-        str, typer.Option(help="uniform, majority, none, or a Planner checkpoint path.")
-    ] = "uniform",
+        str,
+        typer.Option(
+            help="sft (the committed warm-up Planner), uniform, majority, none, or a Planner "
+            "checkpoint path."
+        ),
+    ] = "sft",
     planner_mode: Annotated[
         str | None, typer.Option(help="sample (draw the strategy) or greedy (argmax).")
     ] = None,
@@ -87,7 +91,8 @@ def rollout(
     """Play simulated episodes (recommender -> seeker -> Rewarder) and log them to --out."""
     from graph.context import ContextError
     from policy.planners import PlannerSpecError
-    from rollouts.runner import RolloutConfig, run_rollouts
+    from rollouts.config import RolloutConfig
+    from rollouts.runner import run_rollouts
     from rso.runs.directory import RunDirectoryError
 
     try:
