@@ -1,0 +1,1 @@
+"""Run directories: logged episode records, their files, readers and writers."""
