@@ -23,7 +23,13 @@ from tests.test_graph_turns import answer
 
 def fast_config(out: Path, **changes: object) -> RolloutConfig:
     """A short fast-mode run: act seeker, rule experts, uniform Planner."""
-    values: dict[str, object] = {"out": out, "episodes": 4, "max_turns": 4, "concurrency": 2}
+    values: dict[str, object] = {
+        "out": out,
+        "episodes": 4,
+        "max_turns": 4,
+        "concurrency": 2,
+        "planner": "uniform",
+    }
     return RolloutConfig(**(values | changes))  # type: ignore[arg-type]
 
 
@@ -149,3 +155,14 @@ def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert set(manifest["models"]) >= {"reasoner", "retriever", "actor"}
     assert manifest["engine"] == "graph"
+
+
+def test_every_entry_point_defaults_to_the_committed_planner(tmp_path: Path) -> None:
+    from policy.planners import context_overrides
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    config = RolloutConfig(out=tmp_path / "run")
+    assert config.planner == "sft"
+    assert context_overrides("sft")["planner_checkpoint"] == str(DEFAULT_PLANNER_DIR)
+    assert config.recommender_context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
+    assert Context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
