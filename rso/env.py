@@ -70,6 +70,9 @@ PLANNER_BACKBONE: Final = Variable(
     "all-MiniLM-L6-v2",
     "Encoder of a new Planner: a local directory or an already cached hub id.",
 )
+WEB_RUNS: Final = Variable(
+    "RSO_WEB_RUNS", "runs/", "Runs root the web page lists (read-only), as the server starts."
+)
 
 #: The process variables, in the order docs/settings.md lists them.
 PROCESS_VARIABLES: Final[tuple[Variable, ...]] = (
@@ -83,6 +86,7 @@ PROCESS_VARIABLES: Final[tuple[Variable, ...]] = (
     FAISS_THREADS,
     EMBEDDED_GGUF,
     PLANNER_BACKBONE,
+    WEB_RUNS,
 )
 
 
