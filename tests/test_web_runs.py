@@ -15,7 +15,11 @@ from rso.runs.records import EpisodeRecord, TurnRecord, episode_id
 from web.app import MAX_PAGE, STATIC, create_app
 
 CASE = EvalCase(
-    case_id="inspired:d1", dataset="inspired", dialog_id="d1", user_id="u1", target_genres=["action"]
+    case_id="inspired:d1",
+    dataset="inspired",
+    dialog_id="d1",
+    user_id="u1",
+    target_genres=["action"],
 )
 
 
