@@ -73,7 +73,7 @@ async function renderRun(view, name) {
       ` ${page.total ? offset + 1 : 0}-${offset + page.rows.length} of ${page.total} `,
       el("button", { type: "button", id: "next-page", disabled: offset + PAGE >= page.total,
                      onclick: () => showPage(offset + PAGE) }, "next ›"));
-    list.replaceChildren(el("table", { id: "episodes-table" },
+    list.replaceChildren(el("table", { id: "episodes-table", "data-outcome": filter.value, "data-offset": offset },
       el("thead", {}, el("tr", {}, ["episode", "persona", "goal", "turns", "outcome"].map((h) => el("th", {}, h)))),
       el("tbody", {}, page.rows.map((row) => el("tr", { class: `outcome-${row.outcome.replace(" ", "-")}` },
         el("td", {}, el("a", { href: `#/episode/${enc(name)}/${enc(row.episode_id)}`, class: "episode-link" }, row.episode_id)),
