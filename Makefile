@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python compiles from source: use both cores.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test lint bench clean-cache
+.PHONY: install browser demo test lint bench clean-cache
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,16 +21,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The web page's browser test drives Debian's headless Chromium: installed when missing.
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 demo: install
 	$(BIN)/rso index build
 	$(BIN)/rso demo
 
-test: install
+test: install browser
 	$(BIN)/rso index build
 	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation web
 
 bench: install
 	$(BIN)/python bench/retrieval.py

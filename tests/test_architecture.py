@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("batch runs", ("rollouts",)),
     ("training and experiments", ("rl",)),
     ("command line", ("cli",)),
+    ("web page", ("web",)),
 )
 PACKAGES = sorted({prefix.split(".")[0] for _, prefixes in LAYERS for prefix in prefixes})
 
@@ -172,6 +173,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
         ("graph.state", "graph foundations and the Planner policy"),
         ("graph.episode", "graphs"),
         ("cli.commands.chat", "command line"),
+        ("web.app", "web page"),
     ],
 )
 def test_layer_of(module: str, layer: str) -> None:

@@ -12,7 +12,7 @@ from rso.env import PROCESS_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["agents", "cli", "evaluation", "graph", "policy", "prompts", "retrieval", "rl"]
-SOURCES += ["rollouts", "rso"]
+SOURCES += ["rollouts", "rso", "web"]
 VARIABLE = re.compile(r"\bRSO_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
 
 

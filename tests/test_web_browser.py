@@ -34,12 +34,21 @@ if not have_chromium():
 
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two fast-mode runs, played at once: the SFT Planner ("fast") and the uniform one."""
     root = tmp_path_factory.mktemp("runs")
-    command = [sys.executable, "-m", "cli.main", "rollout", "--seeker", "act"]
-    command += ["--experts", "rule", "--episodes", "5", "--out", str(root / "fast")]
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    processes = []
+    for name, planner in (("fast", "sft"), ("uniform", "uniform")):
+        command = [sys.executable, "-m", "cli.main", "rollout", "--seeker", "act", "--experts"]
+        command += ["rule", "--planner", planner, "--episodes", "5", "--out", str(root / name)]
+        processes.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        )
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr.decode()[-3000:]
     return root
 
 
@@ -95,7 +104,10 @@ def test_the_page_in_a_browser(server_url: str, browser: Browser, tmp_path: Path
 
     # Runs: the list, one run's metrics and episodes, an outcome filter, one episode.
     driver.get(f"{server_url}/web/#/runs")
-    browser.wait_for("a.run-link")[0].click()
+    links = browser.wait_for("a.run-link", count=2)
+    assert [link.text for link in links] == ["fast", "uniform"]
+    browser.screenshot("web-runs", tmp_path)
+    links[0].click()
     browser.wait_for("#episodes-table tbody tr", count=5)
     browser.wait_for("#overview table.metrics")
     browser.wait_for("#overview svg.progress rect")
@@ -114,8 +126,12 @@ def test_the_page_in_a_browser(server_url: str, browser: Browser, tmp_path: Path
     browser.screenshot("web-episode", tmp_path)
 
     # Two runs side by side.
-    driver.get(f"{server_url}/web/#/compare/fast/fast")
+    driver.get(f"{server_url}/web/#/runs")
+    for checkbox in browser.wait_for("#runs-table input[type=checkbox]", count=2):
+        checkbox.click()
+    driver.find_element(By.ID, "compare-link").click()
     browser.wait_for(".compare table.metrics", count=2)
+    assert driver.current_url.endswith("#/compare/fast/uniform")
     browser.screenshot("web-compare", tmp_path)
 
     # Path traversal is refused, through the API and through the page.

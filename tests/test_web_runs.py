@@ -68,6 +68,8 @@ def root(tmp_path: Path) -> Path:
     (root / "notes").mkdir()
     write_run(tmp_path / "outside", ["strict"])
     (root / "escape").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (root / "linked").mkdir()
+    (root / "linked" / EPISODES_FILE).symlink_to(tmp_path / "outside" / EPISODES_FILE)
     return root
 
 
@@ -84,7 +86,8 @@ def test_the_runs_under_the_root_are_listed(client: TestClient, root: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["../outside", "/etc", "big/../big", "./big", "", "big\\..", "escape", "exp//arm-a"]
+    "name",
+    ["../outside", "/etc", "big/../big", "./big", "", "big\\..", "escape", "linked", "exp//arm-a"],
 )
 def test_names_that_could_leave_the_root_are_refused(client: TestClient, name: str) -> None:
     for endpoint in ("run", "metrics", "episodes"):

@@ -7,6 +7,7 @@ symlinks) outside the root, so that a request can read nothing but the runs unde
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -93,8 +94,10 @@ class RunRoot:
             raise RunNameError(f"invalid run name {name!r}")
         root = self.root.resolve()
         real = (root / path).resolve()
-        if not real.is_relative_to(root):
-            raise RunNameError(f"run name {name!r} leads outside the runs root")
+        # The run's files are checked too: a run folder inside the root may link them elsewhere.
+        for target in (real, *((real / f).resolve() for f in (EPISODES_FILE, MANIFEST_FILE))):
+            if not target.is_relative_to(root):
+                raise RunNameError(f"run name {name!r} leads outside the runs root")
         if not (real / EPISODES_FILE).is_file():
             raise RunNotFoundError(f"no run named {name!r}")
         return real
@@ -109,7 +112,9 @@ class RunRoot:
             here = Path(current)
             depth = len(here.relative_to(root).parts)
             if EPISODES_FILE in files and here != root:
-                found.append(self._summary(here, here.relative_to(root).as_posix()))
+                name = here.relative_to(root).as_posix()
+                with contextlib.suppress(RunNameError, RunNotFoundError):
+                    found.append(self._summary(self.resolve(name), name))
                 dirs.clear()
             elif depth >= MAX_DEPTH:
                 dirs.clear()
