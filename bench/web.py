@@ -105,14 +105,18 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     med = statistics.median
+
+    def verdict(values: list[float], target: float) -> str:
+        return f"<= {target:g} s: {'met' if med(values) <= target else 'NOT met'}"
+
     table = [
         f"| measure | median (max) of {args.repeats} | target |",
         "|---|---|---|",
         f"| chat view load, warm server | {med(chat):.3f} s ({max(chat):.3f} s) "
-        f"| <= {TARGET_CHAT_S:g} s |",
+        f"| {verdict(chat, TARGET_CHAT_S)} |",
         f"| runs list (1 run) | {med(runs_list):.3f} s ({max(runs_list):.3f} s) | |",
         f"| run of {args.episodes} episodes: first page of 50 listed, file not yet read "
-        f"| {med(cold):.3f} s ({max(cold):.3f} s) | <= {TARGET_LIST_S:g} s |",
+        f"| {med(cold):.3f} s ({max(cold):.3f} s) | {verdict(cold, TARGET_LIST_S)} |",
         f"| same, file already indexed | {med(warm):.3f} s ({max(warm):.3f} s) | |",
         f"| same run: metrics with bootstrap intervals on screen (file not yet read) "
         f"| {med(metrics):.3f} s ({max(metrics):.3f} s) | |",

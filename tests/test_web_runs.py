@@ -146,3 +146,10 @@ def test_the_page_and_its_files_are_served_and_load_nothing_from_elsewhere(
         assert client.get(f"/web/static/{path.name}").status_code == 200
         text = path.read_text(encoding="utf-8").replace("http://www.w3.org/2000/svg", "")
         assert not re.search(r"(https?:)?//[a-z0-9]", text, re.IGNORECASE), path.name
+
+
+def test_another_sites_page_cannot_read_the_runs(client: TestClient) -> None:
+    other = client.get("/web/api/runs", headers={"Origin": "http://evil.example"})
+    assert other.status_code == 403
+    same = client.get("/web/api/runs", headers={"Origin": "http://testserver"})
+    assert same.status_code == 200

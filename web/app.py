@@ -43,15 +43,24 @@ class _JSON(JSONResponse):
 Handler = Callable[[RunRoot, Request], Any]
 
 
+def _same_origin(request: Request) -> bool:
+    """Return False for a request another site's page sent (its Origin names another server)."""
+    # The API server allows every origin (CORS, for Studio); the runs should stay this page's.
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 def _errors(root: RunRoot, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Run a blocking handler in the thread pool; map refusals and misses to 400 and 404."""
 
     async def endpoint(request: Request) -> Response:
+        if not _same_origin(request):
+            return _JSON({"error": "cross-origin requests are refused"}, status_code=403)
         try:
             return _JSON(await run_in_threadpool(handler, root, request))
         except RunNameError as exc:
             return _JSON({"error": str(exc)}, status_code=400)
-        except (RunNotFoundError, KeyError, FileNotFoundError) as exc:
+        except (RunNotFoundError, FileNotFoundError) as exc:
             return _JSON({"error": f"not found: {exc}"}, status_code=404)
         except (DataFormatError, RunDirectoryError) as exc:
             return _JSON({"error": str(exc)}, status_code=422)

@@ -182,8 +182,10 @@ class RunRoot:
         return index
 
     def episode(self, name: str, episode_id: str) -> EpisodeRecord:
-        """Return one episode of the run (migrated and validated); `KeyError` if it is not there."""
-        number = self.index(name).lines[episode_id]
+        """Return one episode of the run (migrated and validated)."""
+        number = self.index(name).lines.get(episode_id)
+        if number is None:
+            raise RunNotFoundError(f"no episode {episode_id!r} in run {name!r}")
         file = episodes_file(self.resolve(name))
         with open_text(file) as handle:
             line = next(itertools.islice(handle, number - 1, None), "")
