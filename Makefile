@@ -37,7 +37,7 @@ test: install browser
 	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation web
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation policy cli rollouts web
 
 bench: install
 	$(BIN)/python bench/retrieval.py
