@@ -166,7 +166,7 @@ def test_registry_names_and_cleanup() -> None:
 def test_a_checkpoint_path_is_loaded_once_and_batched(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import policy.planners
+    import policy.planners as planners
 
     policy = CountingPolicy()
     loaded: list[str] = []
@@ -175,7 +175,7 @@ def test_a_checkpoint_path_is_loaded_once_and_batched(
         loaded.append(path)
         return policy
 
-    monkeypatch.setattr(policy.planners, "load_policy", load)
+    monkeypatch.setattr(planners, "load_policy", load)
     checkpoint = tmp_path / "planner"
     checkpoint.mkdir()
     episodes = run(tmp_path, "ckpt", planner=str(checkpoint), concurrency=4)
@@ -184,3 +184,23 @@ def test_a_checkpoint_path_is_loaded_once_and_batched(
     assert all(t.probs[STRATEGIES.index("Credibility")] == pytest.approx(0.5) for t in turns)
     manifest = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())
     assert manifest["settings"]["context"]["planner_checkpoint"] == str(checkpoint)
+
+
+def test_the_committed_planner_plays_the_same_episodes_at_any_concurrency(tmp_path: Path) -> None:
+    # Batched forward passes of a neural Planner depend on the batch only in the last float bits
+    # (about 1e-7): the strategies, replies and outcomes are the same at any concurrency.
+    runs = [
+        run_rollouts(
+            RolloutConfig(out=tmp_path / str(c), episodes=6, max_turns=4, concurrency=c),
+            progress=False,
+        )
+        for c in (1, 3)
+    ]
+    one, three = ({e.episode_id: e for e in run.episodes} for run in runs)
+    assert one.keys() == three.keys()
+    for key, episode in one.items():
+        other = three[key]
+        assert (episode.success, episode.n_turns) == (other.success, other.n_turns)
+        for a, b in zip(episode.turns, other.turns, strict=True):
+            assert (a.strategy, a.reply, a.seeker_reply) == (b.strategy, b.reply, b.seeker_reply)
+            assert a.probs == pytest.approx(b.probs, abs=1e-6)

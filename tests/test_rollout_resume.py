@@ -34,7 +34,9 @@ def lines_of(path: Path) -> list[dict[str, object]]:
 
 
 def test_resume_after_a_crash_mid_write(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config = RolloutConfig(out=tmp_path / "run", episodes=8, max_turns=3, concurrency=3)
+    config = RolloutConfig(
+        out=tmp_path / "run", episodes=8, max_turns=3, concurrency=3, planner="uniform"
+    )
     real_write = RolloutWriter.write
     written = 0
 
@@ -58,14 +60,22 @@ def test_resume_after_a_crash_mid_write(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(RolloutWriter, "write", real_write)
 
     resumed = run_rollouts(
-        RolloutConfig(out=tmp_path / "run", episodes=8, max_turns=3, concurrency=1, resume=True),
+        RolloutConfig(
+            out=tmp_path / "run",
+            episodes=8,
+            max_turns=3,
+            concurrency=1,
+            resume=True,
+            planner="uniform",
+        ),
         progress=False,
     )
     assert resumed.already_done == 3 and resumed.ran == 5
     ids = [line["episode_id"] for line in lines_of(episodes_path)]
     assert len(ids) == len(set(ids)) == 8
     fresh = run_rollouts(
-        RolloutConfig(out=tmp_path / "fresh", episodes=8, max_turns=3), progress=False
+        RolloutConfig(out=tmp_path / "fresh", episodes=8, max_turns=3, planner="uniform"),
+        progress=False,
     )
     assert {e.episode_id: e for e in read_episodes(episodes_path)} == {
         e.episode_id: e for e in fresh.episodes
