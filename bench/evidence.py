@@ -37,8 +37,10 @@ TARGET_S = 20 * 60
 
 def one_repeat(workdir: Path, seeds: tuple[int, ...]) -> tuple[float, float]:
     """Return (seconds of one RL run, seconds of the whole experiment)."""
-    from rl.experiment import EvidenceConfig, run_rl_evidence
-    from rl.reinforce import ReinforceTrainer, RLConfig
+    from rl.evidence import run_rl_evidence
+    from rl.evidence_config import EvidenceConfig
+    from rl.reinforce import ReinforceTrainer
+    from rl.reinforce_config import RLConfig
 
     rl = RLConfig(progress=False)
     start = time.perf_counter()

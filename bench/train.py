@@ -35,15 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import RESULTS, read_results, replace_marked  # noqa: E402
 from policy.network import PlannerConfig, PlannerPolicy
-from rl.sft import (
-    SFTConfig,
-    TrainingFeatures,
-    encode_samples,
-    load_split_samples,
-    make_optimizer,
-    set_trainable,
-    train_epoch,
-)
+from rl.features import set_trainable
+from rl.sft import make_optimizer, train_epoch
+from rl.sft_config import SFTConfig
+from rl.sft_data import encode_samples, load_split_samples
+from rl.sft_features import TrainingFeatures
 
 START, END = "<!-- training-sft:start -->", "<!-- training-sft:end -->"
 RL_START, RL_END = "<!-- training-rl:start -->", "<!-- training-rl:end -->"
@@ -71,7 +67,7 @@ def bench_path(
             backbone=config.backbone, max_length=config.max_length, pooling=config.pooling
         )
     )
-    set_trainable(policy, config)
+    set_trainable(policy, config.trained_blocks())
     label_tensor = torch.tensor(labels)
     order = list(range(len(texts)))
     first: list[tuple[float, float]] = []
@@ -185,7 +181,8 @@ def _median(rows: list[dict[str, float]], key: str) -> float:
 
 def rl_runs(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
     """Run the short on-policy and offline RL runs of both paths; return their logged timings."""
-    from rl.reinforce import RLConfig, train_rl
+    from rl.reinforce import train_rl
+    from rl.reinforce_config import RLConfig
 
     results: dict[str, dict[str, Any]] = {}
     for path in ("head", "top"):

@@ -14,9 +14,6 @@ DEFAULT_GAMMA = 0.999
 #: "episode": within each dialogue (the paper); "batch": over all steps of the batch; "none": raw.
 Normalisation = Literal["episode", "batch", "none"]
 
-#: "mean": subtract the mean return of the batch (a variance-reducing baseline); "none": keep.
-Baseline = Literal["none", "mean"]
-
 
 def discounted_returns(
     rewards: Sequence[float] | torch.Tensor, gamma: float = DEFAULT_GAMMA
@@ -55,12 +52,11 @@ def episode_advantages(
     episodes: Sequence[Sequence[float] | torch.Tensor],
     gamma: float = DEFAULT_GAMMA,
     normalisation: Normalisation = "episode",
-    baseline: Baseline = "none",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return flat advantages for a batch of episodes and the episode index of each step.
 
-    Returns are discounted per episode, optionally reduced by the batch-mean baseline, then
-    standardised as `normalisation` says. The result lines up with the concatenated steps.
+    Returns are discounted per episode, then standardised as `normalisation` says. The result
+    lines up with the concatenated steps.
     """
     if not episodes:
         raise ValueError("episode_advantages needs at least one episode")
@@ -72,10 +68,6 @@ def episode_advantages(
         [torch.full((g.numel(),), i, dtype=torch.long) for i, g in enumerate(per_episode)]
     )
     flat = torch.cat(per_episode)
-    if baseline == "mean":
-        flat = flat - flat.mean()
-    elif baseline != "none":
-        raise ValueError(f"unknown baseline {baseline!r}; expected 'none' or 'mean'")
     if normalisation == "episode":
         flat = torch.cat([standardise(flat[index == i]) for i in range(len(per_episode))])
     elif normalisation == "batch":

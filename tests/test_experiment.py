@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from rl.experiment import (
-    AblationConfig,
-    Breadth,
-    EvidenceConfig,
-    _arm,
-    _breadth_comparisons,
-    _breadth_table,
-    arm_settings,
-    beta_label,
-    breadth_on,
-    controlled_label,
-    evidence_markdown,
-    protocol_label,
-)
-from rl.reinforce import EvalResult, RLConfig, effective_count, strategy_shares
+from rl.ablations import AblationConfig, arm_settings
+from rl.arms import arm_stats
+from rl.breadth import Breadth, breadth_comparisons, breadth_on, breadth_table
+from rl.evaluate import EvalResult, effective_count, strategy_shares
+from rl.evidence_config import EvidenceConfig, beta_label, controlled_label, protocol_label
+from rl.evidence_report import evidence_markdown
+from rl.reinforce_config import RLConfig
 
 
 def _result(sr: float, shares: list[float]) -> EvalResult:
@@ -60,8 +52,8 @@ RL_SETTINGS = {
 
 def test_arm_statistics_and_markdown() -> None:
     one_hot = [1.0] + [0.0] * 13
-    sft = _arm("SFT", [_result(0.5, one_hot), _result(0.6, one_hot)])
-    rl = _arm("SFT+RL (beta=0.01)", [_result(0.7, one_hot), _result(0.8, one_hot)])
+    sft = arm_stats("SFT", [_result(0.5, one_hot), _result(0.6, one_hot)])
+    rl = arm_stats("SFT+RL (beta=0.01)", [_result(0.7, one_hot), _result(0.8, one_hot)])
     assert sft.mean == pytest.approx(0.55) and sft.std == pytest.approx(0.05)
     report = {
         "config": {
@@ -131,7 +123,7 @@ def test_rl_config_refuses_unknown_ending_rule() -> None:
 
 
 def test_breadth_comparisons_pair_seeds_against_the_smallest_beta() -> None:
-    table = _breadth_table(
+    table = breadth_table(
         {
             beta_label(0.01): [Breadth(1.0, 3.0), Breadth(0.9, 2.0), Breadth(0.8, 2.5)],
             beta_label(0.0): [Breadth(0.9, 3.0), Breadth(0.95, 2.0), Breadth(0.7, 2.0)],
@@ -141,7 +133,7 @@ def test_breadth_comparisons_pair_seeds_against_the_smallest_beta() -> None:
     assert table[beta_label(0.01)]["entropy_mean"] == pytest.approx(0.9)
     assert table[beta_label(0.0)]["effective_strategies_mean"] == pytest.approx(7.0 / 3)
     labels = {0.01: beta_label(0.01), 0.0: beta_label(0.0), 0.1: beta_label(0.1)}
-    comparisons = _breadth_comparisons(table, labels)
+    comparisons = breadth_comparisons(table, labels)
     assert set(comparisons) == {
         f"{beta_label(0.01)} vs {beta_label(0.0)}",
         f"{beta_label(0.1)} vs {beta_label(0.0)}",
@@ -150,7 +142,7 @@ def test_breadth_comparisons_pair_seeds_against_the_smallest_beta() -> None:
     assert small["entropy_gaps"] == pytest.approx([0.1, -0.05, 0.1])
     assert small["broader_on_every_seed"] is False  # one seed of three is narrower
     assert comparisons[f"{beta_label(0.1)} vs {beta_label(0.0)}"]["broader_on_every_seed"]
-    assert _breadth_comparisons(table, {0.01: beta_label(0.01)}) == {}
+    assert breadth_comparisons(table, {0.01: beta_label(0.01)}) == {}
 
 
 def test_breadth_on_fixed_states() -> None:
@@ -177,14 +169,14 @@ def test_breadth_on_fixed_states() -> None:
 
 def test_breadth_sections_in_the_markdown() -> None:
     one_hot = [1.0] + [0.0] * 13
-    sft = _arm("SFT", [_result(0.5, one_hot)])
+    sft = arm_stats("SFT", [_result(0.5, one_hot)])
     arms = {
         "SFT": [Breadth(1.8, 5.0)],
         beta_label(0.01): [Breadth(1.0, 3.0)],
         beta_label(0.0): [Breadth(0.9, 3.5)],
     }
-    table = _breadth_table(arms)
-    controlled = _breadth_table(
+    table = breadth_table(arms)
+    controlled = breadth_table(
         {controlled_label(0.01): [Breadth(1.3, 2.6)], controlled_label(0.0): [Breadth(1.2, 2.5)]}
     )
     for name in controlled:
@@ -199,7 +191,7 @@ def test_breadth_sections_in_the_markdown() -> None:
         "breadth": {
             "states": "the SFT arm's states",
             "arms": table,
-            "comparisons": _breadth_comparisons(
+            "comparisons": breadth_comparisons(
                 table, {0.01: beta_label(0.01), 0.0: beta_label(0.0)}
             ),
         },
@@ -207,7 +199,7 @@ def test_breadth_sections_in_the_markdown() -> None:
             "logged_episodes": 6,
             "protocol": "inspired-test",
             "arms": controlled,
-            "comparisons": _breadth_comparisons(
+            "comparisons": breadth_comparisons(
                 controlled, {0.01: controlled_label(0.01), 0.0: controlled_label(0.0)}
             ),
         },
@@ -233,10 +225,3 @@ def test_cli_refuses_an_unknown_entropy_scale() -> None:
         result = CliRunner().invoke(app, [*command, "--entropy-scale", "sum"])
         assert result.exit_code == 2, result.output
         assert "--entropy-scale must be one of mean, decision" in result.output
-
-
-def test_cli_entropy_scales_match_the_loss() -> None:
-    from cli.commands.experiment import ENTROPY_SCALES as CLI_SCALES
-    from rl.losses import ENTROPY_SCALES
-
-    assert CLI_SCALES == ENTROPY_SCALES

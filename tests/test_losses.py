@@ -44,15 +44,6 @@ def test_episode_advantages_normalise_each_episode() -> None:
     assert adv.tolist() == pytest.approx([math.sqrt(2), -1 / math.sqrt(2), -1 / math.sqrt(2)])
 
 
-def test_mean_baseline_without_normalisation() -> None:
-    adv, _ = episode_advantages(
-        [[1.0], [0.2, 0.2]], gamma=1.0, normalisation="none", baseline="mean"
-    )
-    # returns [1.0, 0.4, 0.2], mean 1.6/3
-    mean = 1.6 / 3
-    assert adv.tolist() == pytest.approx([1.0 - mean, 0.4 - mean, 0.2 - mean])
-
-
 def test_batch_normalisation_spans_episodes() -> None:
     adv, _ = episode_advantages([[1.0], [0.0]], gamma=1.0, normalisation="batch")
     assert adv.tolist() == pytest.approx([1.0, -1.0])

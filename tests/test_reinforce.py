@@ -10,15 +10,11 @@ import pytest
 import torch
 
 from policy.network import PlannerPolicy
-from rl.reinforce import (
-    FeatureCache,
-    ReinforceTrainer,
-    RLConfig,
-    batch_from_episodes,
-    centred_rewards,
-    reinforce_step,
-    set_rl_trainable,
-)
+from rl.features import FeatureCache, set_trainable
+from rl.reinforce import ReinforceTrainer
+from rl.reinforce_config import LOGGED_RUNS_LR, ON_POLICY_LR, RLConfig
+from rl.steps import batch_from_episodes
+from rl.update import centred_rewards, reinforce_step
 from rso.data.records import EvalCase
 from rso.runs.records import EpisodeRecord, TurnRecord, episode_id
 from rso.runs.writer import RolloutWriter
@@ -85,7 +81,7 @@ def _logged_episodes(n: int) -> list[EpisodeRecord]:
 
 def test_update_moves_mass_toward_rewarded_strategy(base_policy: PlannerPolicy) -> None:
     policy = PlannerPolicy()
-    set_rl_trainable(policy, "head", 1)
+    set_trainable(policy, 0)
     FeatureCache(policy, 0, 100).install()
     batch = batch_from_episodes(_logged_episodes(8))
     before = policy.probabilities(TEXTS)
@@ -103,7 +99,7 @@ def test_entropy_bonus_keeps_distribution_broader() -> None:
     entropies = {}
     for beta in (0.0, 1.0):
         policy = PlannerPolicy()
-        set_rl_trainable(policy, "head", 1)
+        set_trainable(policy, 0)
         FeatureCache(policy, 0, 100).install()
         batch = batch_from_episodes(_logged_episodes(8))
         optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=0.05)
@@ -140,7 +136,7 @@ def test_decision_entropy_scale_is_a_stronger_bonus() -> None:
     entropies = {}
     for scale in ("mean", "decision"):
         policy = PlannerPolicy()
-        set_rl_trainable(policy, "head", 1)
+        set_trainable(policy, 0)
         FeatureCache(policy, 0, 100).install()
         batch = batch_from_episodes(_logged_episodes(8))
         optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=0.05)
@@ -169,7 +165,7 @@ def test_importance_weights_come_from_logged_probabilities(base_policy: PlannerP
     batch = batch_from_episodes(episodes)
     assert batch.behaviour.tolist() == pytest.approx([0.9, 0.9])
     policy = PlannerPolicy()
-    set_rl_trainable(policy, "head", 1)
+    set_trainable(policy, 0)
     optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
     stats = reinforce_step(policy, optimizer, batch, RLConfig(init=None))
     assert stats.mean_weight == pytest.approx(1 / 14 / 0.9, rel=0.05)
@@ -262,8 +258,6 @@ def test_logged_episodes_train_the_same_in_any_file_order(tmp_path: Path) -> Non
 
 
 def test_learning_rate_defaults_by_the_kind_of_run(tmp_path: Path) -> None:
-    from rl.reinforce import LOGGED_RUNS_LR, ON_POLICY_LR
-
     assert RLConfig().learning_rate() == ON_POLICY_LR == 1e-2
     assert RLConfig(from_runs=(tmp_path,)).learning_rate() == LOGGED_RUNS_LR == 3e-3
     assert RLConfig(from_runs=(tmp_path,), lr=0.05).learning_rate() == 0.05

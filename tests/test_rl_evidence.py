@@ -33,9 +33,10 @@ from typing import Any
 
 import pytest
 
-from rl.experiment import EvidenceConfig, beta_label, controlled_label, run_rl_evidence
-from rl.reinforce import RLConfig
-from rl.sft import DEFAULT_SFT_OUTPUT
+from rl.evidence import run_rl_evidence
+from rl.evidence_config import EvidenceConfig, beta_label, controlled_label
+from rl.reinforce_config import RLConfig
+from rso.paths import DEFAULT_PLANNER_DIR
 
 #: Sizes of the CI version; `scaled_down_evidence` takes the seed (checked on seeds 0-6).
 UPDATES = 10
@@ -66,7 +67,7 @@ def scaled_down_evidence(out: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @pytest.mark.skipif(
-    not (DEFAULT_SFT_OUTPUT / "planner.json").is_file(), reason="no SFT Planner checkpoint"
+    not (DEFAULT_PLANNER_DIR / "planner.json").is_file(), reason="no SFT Planner checkpoint"
 )
 def test_rl_raises_success_rate_over_the_sft_planner(tmp_path: Path) -> None:
     report = scaled_down_evidence(tmp_path)
@@ -102,7 +103,7 @@ def test_rl_raises_success_rate_over_the_sft_planner(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not (DEFAULT_SFT_OUTPUT / "planner.json").is_file(), reason="no SFT Planner checkpoint"
+    not (DEFAULT_PLANNER_DIR / "planner.json").is_file(), reason="no SFT Planner checkpoint"
 )
 def test_an_interrupted_experiment_resumes(tmp_path: Path) -> None:
     import shutil

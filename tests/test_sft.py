@@ -8,15 +8,10 @@ from typer.testing import CliRunner
 
 from cli.commands import train as train_command
 from policy.checkpoint import load_checkpoint
-from rl.sft import (
-    CONFUSION_FILE,
-    SUMMARY_FILE,
-    SFTConfig,
-    SFTSummary,
-    class_weights,
-    classification_metrics,
-    run_sft,
-)
+from rl.classifier_metrics import classification_metrics
+from rl.sft import CONFUSION_FILE, SUMMARY_FILE, SFTSummary, run_sft
+from rl.sft_config import SFTConfig
+from rl.sft_data import class_weights
 from rso.data.records import PlannerSample, Utterance
 from rso.strategies import STRATEGIES, STRATEGY_INDEX
 

@@ -81,7 +81,8 @@ def rl(
     quiet: Annotated[bool, typer.Option(help="No per-update lines.")] = False,
 ) -> None:
     """Entropy-regularised REINFORCE of the Planner on simulated dialogues (or logged runs)."""
-    from rl.reinforce import RLConfig, train_rl
+    from rl.reinforce import train_rl
+    from rl.reinforce_config import RLConfig
 
     check_choice("cases", cases, CASE_SETS)
     check_choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
@@ -187,8 +188,9 @@ def rl_evidence(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """SFT vs SFT+RL on held-out cases over seeds, for each beta (fast simulation)."""
-    from rl.experiment import EvidenceConfig, run_rl_evidence
-    from rl.reinforce import RLConfig
+    from rl.evidence import run_rl_evidence
+    from rl.evidence_config import EvidenceConfig
+    from rl.reinforce_config import RLConfig
 
     check_choice("normalisation", normalisation, ("episode", "batch", "none"))
     check_choice("entropy-scale", entropy_scale, ENTROPY_SCALES)
@@ -258,8 +260,8 @@ def ablations(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Full system, no Planner/Reasoner/Retriever, SFT vs SFT+RL, random and majority planners."""
-    from rl.experiment import ALL_ARMS, AblationConfig, run_ablations
-    from rl.sft import DEFAULT_SFT_OUTPUT
+    from rl.ablations import ALL_ARMS, AblationConfig, run_ablations
+    from rso.paths import DEFAULT_PLANNER_DIR
 
     check_choice("cases", cases, CASE_SETS)
     check_choice("seeker", seeker, ("act", "llm"))
@@ -276,7 +278,7 @@ def ablations(
     if model is not None:
         context["model"] = model
     config = AblationConfig(
-        sft=sft or DEFAULT_SFT_OUTPUT,
+        sft=sft or DEFAULT_PLANNER_DIR,
         rl=rl_checkpoint,
         arms=chosen,  # type: ignore[arg-type]
         cases=cases,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.commands import check_choice
+from cli.commands import check_choice, fail
 
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
@@ -50,6 +50,9 @@ def sft(
     output: Annotated[
         Path | None, typer.Option(help="Checkpoint directory (default models/planner-sft).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite the committed Planner in models/planner-sft.")
+    ] = False,
     storage_dtype: Annotated[str, typer.Option(help="float16 or float32 weights.")] = "float16",
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
     baselines: Annotated[bool, typer.Option(help="Also train and score the two baselines.")] = True,
@@ -58,10 +61,12 @@ def sft(
 ) -> None:
     """Supervised warm-up of the Planner on INSPIRED, with test scores and baselines."""
     from policy.network import default_backbone
-    from rl.sft import DEFAULT_SFT_OUTPUT, SFTConfig, run_sft
+    from rl.sft import run_sft
+    from rl.sft_config import TRAIN_MODES, SFTConfig
+    from rso.paths import DEFAULT_PLANNER_DIR
 
     choices = {
-        "mode": (mode, ("frozen", "partial", "full")),
+        "mode": (mode, TRAIN_MODES),
         "pooling": (pooling, ("mean", "cls")),
         "class-weight": (class_weight, ("none", "sqrt", "balanced")),
         "storage-dtype": (storage_dtype, ("float16", "float32")),
@@ -85,13 +90,16 @@ def sft(
         seed=seed,
         limit_train=limit_train,
         limit_eval=limit_eval,
-        output=output or DEFAULT_SFT_OUTPUT,
+        output=output or DEFAULT_PLANNER_DIR,
         storage_dtype=storage_dtype,  # type: ignore[arg-type]
         device=device,
         baselines=baselines,
         progress=not quiet,
     )
-    summary = run_sft(config)
+    try:
+        summary = run_sft(config, force=force)
+    except FileExistsError as exc:
+        raise fail(str(exc), code=2) from None
     if as_json:
         typer.echo(json.dumps(summary.model_dump(), indent=2))
         return
