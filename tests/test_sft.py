@@ -145,3 +145,50 @@ def test_torch_seeded_head_is_reproducible() -> None:
     a = PlannerPolicy(PlannerConfig(max_length=16))
     b = PlannerPolicy(PlannerConfig(max_length=16))
     assert torch.equal(a.head.weight, b.head.weight)
+
+
+class _TrainingStarted(Exception):
+    """Raised in place of training, so a broken guard can neither train nor write."""
+
+
+def _committed_files() -> dict[str, int]:
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    return {p.name: p.stat().st_mtime_ns for p in DEFAULT_PLANNER_DIR.iterdir()}
+
+
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rl.sft
+
+    def refuse(seed: int) -> None:
+        raise _TrainingStarted
+
+    monkeypatch.setattr(rl.sft, "seed_everything", refuse)
+
+
+def test_cli_refuses_to_overwrite_the_committed_planner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    if not (DEFAULT_PLANNER_DIR / "planner.json").is_file():
+        pytest.skip("no committed SFT Planner")
+    _no_training(monkeypatch)
+    before = _committed_files()
+    for extra in ([], ["--output", str(DEFAULT_PLANNER_DIR)]):
+        result = CliRunner().invoke(_app(), ["train", "sft", "--quiet", *extra])
+        assert result.exit_code == 2, (result.output, result.exception)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+        assert "--force" in lines[0] and "models/planner-sft" in lines[0]
+    assert _committed_files() == before
+    # --force passes the guard and starts training (stopped here by the stand-in).
+    result = CliRunner().invoke(_app(), ["train", "sft", "--quiet", "--force"])
+    assert isinstance(result.exception, _TrainingStarted), result.output
+    assert _committed_files() == before
+
+
+def test_other_outputs_need_no_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_training(monkeypatch)
+    result = CliRunner().invoke(
+        _app(), ["train", "sft", "--quiet", "--output", str(tmp_path / "planner")]
+    )
+    assert isinstance(result.exception, _TrainingStarted), result.output
