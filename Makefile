@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python compiles from source: use both cores.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install browser demo test lint bench clean-cache
+.PHONY: install browser demo test evidence lint bench clean-cache
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: install
 test: install browser
 	$(BIN)/rso index build
 	$(BIN)/python -m pytest -q --durations=15
+
+# The RL-evidence experiment at the size that makes its SR claim reliable (several minutes).
+evidence: install
+	$(BIN)/rso index build
+	$(BIN)/python -m pytest -q --durations=15 -m evidence
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy agents graph retrieval prompts rl rso evaluation policy cli rollouts web

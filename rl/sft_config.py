@@ -2,7 +2,7 @@
 
 Three training paths:
 - "frozen": the encoder is fixed; pooled embeddings are computed once (kept under the cache
-  directory) and only the linear head is trained. Fast, but weak (bench/RESULTS.md).
+  directory) and only the linear head is trained. Fast, but weak (docs/training.md).
 - "partial" (default): the bottom blocks are fixed and their output is computed once in memory;
   the top `top_layers` blocks and the head are fine-tuned on it. Most of the gain of fine-tuning
   at a fraction of its cost on CPU, and the checkpoint stores only the trained blocks (a few MB).
