@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.results import RESULTS, read_results, replace_marked  # noqa: E402
 from policy.network import PlannerConfig, PlannerPolicy
 from rl.features import set_trainable
+from rl.reinforce import SUMMARY_FILE
 from rl.sft import make_optimizer, train_epoch
 from rl.sft_config import SFTConfig
 from rl.sft_data import encode_samples, load_split_samples
@@ -156,13 +157,13 @@ def sft_section(args: argparse.Namespace) -> None:
 
 def _run_rate(run: Path) -> float:
     """Updates per second of a whole logged run, checkpoints and curve plots included."""
-    summary = json.loads((run / "rl_summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((run / SUMMARY_FILE).read_text(encoding="utf-8"))
     return float(summary["updates"]) / float(summary["seconds"])
 
 
 def _logged_updates(run: Path) -> list[dict[str, float]]:
     """Per-update timings of a finished RL run, read from its rl_summary.json."""
-    summary = json.loads((run / "rl_summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((run / SUMMARY_FILE).read_text(encoding="utf-8"))
     return [
         {
             "seconds": float(row["seconds"]),
