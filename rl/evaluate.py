@@ -69,7 +69,8 @@ def roll_out(
     A partly written directory from an interrupted run is replaced: the episodes are a pure
     function of the seed, so running them again gives the same records.
     """
-    from rollouts.runner import RolloutConfig, run_rollouts
+    from rollouts.config import RolloutConfig
+    from rollouts.runner import run_rollouts
 
     if out.exists():
         shutil.rmtree(out)
