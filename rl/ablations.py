@@ -14,7 +14,7 @@ from rl.arms import DEFAULT_SEEDS, arm_stats
 from rl.evaluate import roll_out, summarise_eval
 from rl.reinforce_config import RLConfig
 from rso.jsonio import dumps
-from rso.modes import EndOn
+from rso.modes import MAX_TURNS, SUCCESS_THRESHOLD, EndOn, ExpertsMode, SeekerMode
 
 ArmName = Literal[
     "full", "no-planner", "no-reasoner", "no-retriever", "sft", "sft+rl", "random", "majority"
@@ -43,9 +43,9 @@ class AblationConfig:
     cases: str = "inspired-test"
     episodes: int | None = None
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-    seeker: Literal["act", "llm"] = "act"
-    experts: Literal["rule", "llm"] = "rule"
-    max_turns: int = 10
+    seeker: SeekerMode = "act"
+    experts: ExpertsMode = "rule"
+    max_turns: int = MAX_TURNS
     #: When an episode ends early: "reward" (the paper, as in RL training and the evidence's
     #: primary protocol), "accept", or None for the seeker's default.
     end_on: EndOn | None = "reward"
@@ -149,8 +149,8 @@ def ablation_markdown(rows: dict[str, dict[str, Any]], config: AblationConfig) -
         "",
         f"Cases {config.cases}, seeds {list(config.seeds)}, seeker {config.seeker}, experts "
         f"{config.experts}, greedy Planner, at most {config.max_turns} turns, episodes end on "
-        f"{config.end_on or 'the seeker default'}. SR: some turn reward > 0.7 (the paper); "
-        "strict SR: explicit acceptance.",
+        f"{config.end_on or 'the seeker default'}. SR: some turn reward > {SUCCESS_THRESHOLD} "
+        "(the paper); strict SR: explicit acceptance.",
         "",
         "| arm | planner | SR mean +- std | strict SR | turns | effective strategies |",
         "|---|---|---|---:|---:|---:|",

@@ -8,13 +8,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from policy.network import PlannerPolicy
 from rl.losses import entropy
 from rl.reinforce_config import RLConfig
+from rso.modes import PlannerMode
 from rso.runs.records import EpisodeRecord, in_id_order
 from rso.strategies import STRATEGIES
 
@@ -58,7 +59,7 @@ def roll_out(
     episodes: int | None,
     seed: int,
     out: Path,
-    mode: Literal["sample", "greedy"],
+    mode: PlannerMode,
     config: RLConfig,
     planner: str | None = None,
     overrides: dict[str, Any] | None = None,

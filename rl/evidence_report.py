@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rso.modes import SUCCESS_THRESHOLD
 from rso.strategies import STRATEGIES
 
 
@@ -23,8 +24,8 @@ def evidence_markdown(report: dict[str, Any]) -> str:
         f"train {rl['train']}, training episodes end on {rl.get('end_on') or 'default'}; "
         f"seeker {rl['seeker']}, experts {rl['experts']}. "
         "Evaluation: greedy Planner, every held-out case once per seed, the same seeds for "
-        "every arm. SR: some turn reward > 0.7 (the paper); strict SR: explicit acceptance; "
-        "turns: mean recommender turns.",
+        f"every arm. SR: some turn reward > {SUCCESS_THRESHOLD} (the paper); strict SR: explicit "
+        "acceptance; turns: mean recommender turns.",
         "",
     ]
     for eval_set, data in report["sets"].items():

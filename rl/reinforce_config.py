@@ -9,7 +9,15 @@ from typing import Any, Literal
 from rl.losses import DEFAULT_BETA, DEFAULT_IMPORTANCE_CLIP
 from rl.returns import DEFAULT_GAMMA, Normalisation
 from rso.data.eval_cases import CaseSet
-from rso.modes import END_ON, ENTROPY_SCALES, EndOn, EntropyScale
+from rso.modes import (
+    END_ON,
+    ENTROPY_SCALES,
+    MAX_TURNS,
+    EndOn,
+    EntropyScale,
+    ExpertsMode,
+    SeekerMode,
+)
 from rso.paths import DEFAULT_PLANNER_DIR
 from rso.runs.directory import EPISODES_FILE
 
@@ -65,9 +73,9 @@ class RLConfig:
     eval_episodes: int | None = None
     #: Evaluate every N updates as well (0 = only before and after training).
     eval_every: int = 0
-    seeker: Literal["act", "llm"] = "act"
-    experts: Literal["rule", "llm"] = "rule"
-    max_turns: int = 10
+    seeker: SeekerMode = "act"
+    experts: ExpertsMode = "rule"
+    max_turns: int = MAX_TURNS
     #: When an episode ends early: "reward" (the paper: at the first turn reward > 0.7, which is
     #: what the summed-reward objective assumes) or "accept" (explicit acceptance or the seeker
     #: leaving); None = the seeker's default ("accept" for the act seeker). See docs/training.md.
