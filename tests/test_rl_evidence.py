@@ -118,7 +118,12 @@ def test_an_interrupted_experiment_resumes(tmp_path: Path) -> None:
 
     rl = RLConfig(updates=2, episodes_per_update=4, eval_episodes=4, concurrency=2, progress=False)
     config = EvidenceConfig(
-        rl=rl, seeds=(0,), betas=(0.01, 0.0), eval_end_on=("reward",), out=tmp_path
+        rl=rl,
+        seeds=(0,),
+        betas=(0.01,),
+        controlled_betas=(0.01, 0.0),
+        eval_end_on=("reward",),
+        out=tmp_path,
     )
     first = run_rl_evidence(config)
     with pytest.raises(FileExistsError, match="--resume"):
@@ -129,7 +134,7 @@ def test_an_interrupted_experiment_resumes(tmp_path: Path) -> None:
     logs = (tmp_path / "sft-logs-seed0" / "episodes.jsonl").read_bytes()
     finished = {
         run: (tmp_path / run / "latest.json").stat().st_mtime_ns
-        for run in ("rl-beta0.01-seed0", "rl-beta0-seed0", "controlled-beta0.01-seed0")
+        for run in ("rl-beta0.01-seed0", "controlled-beta0.01-seed0")
     }
     config.resume = True
     again = run_rl_evidence(config)
