@@ -20,8 +20,9 @@ first (`RolloutWriter.set_aside_failed`), so ``episodes.jsonl`` keeps holding ea
 its latest attempt, and every earlier failed attempt stays in ``failed.jsonl``. Concurrency, the
 engine and the number of episodes may change between resumes; they do not change any episode's
 result (a neural Planner's logged probabilities may differ in the last float bits, about 1e-7,
-with the batch its forward pass shared; the strategies drawn from them do not). An exception inside an episode (an LLM failure, say) is logged as a failed episode with
-its error and the batch goes on; the turns played before the failure are kept.
+with the batch its forward pass shared; the strategies drawn from them do not). An exception
+inside an episode (an LLM failure, say) is logged as a failed episode with its error and the
+batch goes on; the turns played before the failure are kept.
 """
 
 from __future__ import annotations
