@@ -1,7 +1,7 @@
 """Subcommands of the `rso` CLI, one module per concern, each exposing `register(app)`.
 
-The helpers below are shared by the command modules: one wording for a refused option value and
-one way to fail with a message.
+The helpers below are shared by the command modules: one wording for a refused option value,
+one way to fail with a message, and the exit codes every command uses.
 """
 
 from __future__ import annotations
@@ -9,6 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import typer
+
+#: Exit codes a script can test: the same meaning in every command.
+EXIT_OK = 0
+#: The command could not do its work (a runtime failure: a dead server, an unreadable file).
+EXIT_ERROR = 1
+#: Bad usage or settings (a flag, an ``RSO_*`` value, a missing input); nothing was done.
+EXIT_USAGE = 2
+#: The work ran but some episodes failed (``rso rollout``).
+EXIT_SOME_FAILED = 3
+#: Nothing finished: every episode of the batch failed (``rso rollout``), or a run has no
+#: finished episode to measure (``rso eval``).
+EXIT_NOTHING_FINISHED = 4
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 runtime error; 2 bad usage or settings; 3 some episodes failed; "
+    "4 no episode finished."
+)
 
 
 def check_choice(option: str, value: str, allowed: Iterable[str]) -> None:
@@ -18,7 +34,7 @@ def check_choice(option: str, value: str, allowed: Iterable[str]) -> None:
         raise typer.BadParameter(f"--{option} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
 
 import typer
 
+from cli.commands import EXIT_CODES_HELP, EXIT_NOTHING_FINISHED, EXIT_USAGE
+
 if TYPE_CHECKING:
     from evaluation.metrics import RunMetrics
 
@@ -71,13 +73,21 @@ def evaluate(
             )
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             typer.echo(f"error: {run}: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
     if as_json:
         typer.echo(jsonio.dumps({n: m.to_json() for n, m in results.items()}, indent=2))
     if len(results) > 1:
         table = write_comparison(results, out or runs[0].resolve().parent / "comparison.md")
         if not as_json:
             typer.echo(table)
+    empty = [name for name, metrics in results.items() if metrics.n_episodes == 0]
+    if empty:
+        typer.echo(
+            f"error: no finished episode to measure in {', '.join(empty)} "
+            "(every episode failed, or episodes.jsonl is empty)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_NOTHING_FINISHED)
 
 
 def _run_names(runs: Sequence[Path]) -> list[str]:
@@ -90,4 +100,4 @@ def _run_names(runs: Sequence[Path]) -> list[str]:
 
 def register(app: typer.Typer) -> None:
     """Add ``rso eval`` to the CLI."""
-    app.command("eval")(evaluate)
+    app.command("eval", epilog=EXIT_CODES_HELP)(evaluate)

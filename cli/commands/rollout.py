@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from cli.commands import (
+    EXIT_CODES_HELP,
+    EXIT_NOTHING_FINISHED,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+)
+
+if TYPE_CHECKING:
+    from rollouts.summary import RolloutSummary
 
 CASE_SETS_HELP = "inspired-test (99), redial-test (198) or inspired-train (801)."
 
@@ -126,11 +136,16 @@ def rollout(
         summary = run_rollouts(config, progress=not quiet)
     except (ContextError, PlannerSpecError, RunDirectoryError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     figures = summary.as_dict()
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
-        return
+    else:
+        _print_summary(summary)
+    _exit_on_failures(summary)
+
+
+def _print_summary(summary: RolloutSummary) -> None:
     retried = f", {summary.retried} failed before and retried" if summary.retried else ""
     typer.echo(
         f"{summary.ran} episodes played ({summary.already_done} already done{retried}, "
@@ -144,6 +159,23 @@ def rollout(
             "(listed in manifest.json)"
         )
     typer.echo(f"episodes: {summary.episodes_path}\nmanifest: {summary.manifest_path}")
+
+
+def _exit_on_failures(summary: RolloutSummary) -> None:
+    """Exit non-zero when episodes failed, naming the first cause and where the others are."""
+    failures = [e for e in summary.episodes if e.status == "failed"]
+    if not failures:
+        return
+    first = failures[0]
+    cause = (first.error or "unknown error").splitlines()[0][:500]
+    scope = "every episode" if len(failures) == summary.ran else f"{len(failures)} of {summary.ran}"
+    typer.echo(
+        f"error: {scope} failed; first ({first.episode_id}): {cause}\n"
+        f"every failure's error is in {summary.episodes_path} (status \"failed\"); "
+        "rerun with --resume to retry them",
+        err=True,
+    )
+    raise typer.Exit(EXIT_NOTHING_FINISHED if len(failures) == summary.ran else EXIT_SOME_FAILED)
 
 
 def _parse_settings(items: list[str]) -> dict[str, Any]:
@@ -168,4 +200,4 @@ def _parse_settings(items: list[str]) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add ``rso rollout`` to the CLI."""
-    app.command("rollout")(rollout)
+    app.command("rollout", epilog=EXIT_CODES_HELP)(rollout)
