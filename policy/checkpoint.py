@@ -26,10 +26,53 @@ from rso.strategies import STRATEGIES
 
 WEIGHTS_FILE = "planner.safetensors"
 CONFIG_FILE = "planner.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this code reads: 1 has no integrity hashes (checked for NaN/inf and parse errors only).
+READABLE_VERSIONS = (1, 2)
+INTEGRITY_KEY = "integrity"
 
 StorageDtype = Literal["float16", "float32"]
 _DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "float32": torch.float32}
+
+
+class CorruptCheckpointError(IncompatibleCheckpointError):
+    """A checkpoint whose files are damaged: a hash mismatch, a truncated file, NaN weights."""
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_sha256(config: dict[str, Any]) -> str:
+    """Return the hex SHA-256 of a config's canonical JSON, its integrity block left out."""
+    body = {k: v for k, v in config.items() if k != INTEGRITY_KEY}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def seal_config(config: dict[str, Any], weights_path: Path) -> dict[str, Any]:
+    """Return `config` at the current format version, with its own and its weights' hashes."""
+    sealed = {k: v for k, v in config.items() if k != INTEGRITY_KEY}
+    sealed["format_version"] = FORMAT_VERSION
+    sealed[INTEGRITY_KEY] = {
+        "weights_file": WEIGHTS_FILE,
+        "weights_sha256": file_sha256(weights_path),
+        "weights_bytes": weights_path.stat().st_size,
+        "config_sha256": config_sha256(sealed),
+    }
+    return sealed
+
+
+def write_config(directory: Path, config: dict[str, Any]) -> None:
+    """Write a checkpoint's config atomically."""
+    config_tmp = directory / (CONFIG_FILE + ".tmp")
+    config_tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(config_tmp, directory / CONFIG_FILE)
 
 
 def weights_fingerprint(state: dict[str, torch.Tensor]) -> str:
@@ -103,9 +146,7 @@ def save_checkpoint(
     weights_tmp = directory / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(weights_tmp), metadata={"format": "pt"})
     os.replace(weights_tmp, directory / WEIGHTS_FILE)
-    config_tmp = directory / (CONFIG_FILE + ".tmp")
-    config_tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(config_tmp, directory / CONFIG_FILE)
+    write_config(directory, seal_config(config, directory / WEIGHTS_FILE))
     return directory
 
 
@@ -116,15 +157,25 @@ def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"no Planner checkpoint at {directory} (missing {CONFIG_FILE})")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise IncompatibleCheckpointError(f"{path}: invalid JSON ({exc.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise CorruptCheckpointError(f"{path}: invalid JSON ({reason})") from None
+    if not isinstance(config, dict):
+        raise CorruptCheckpointError(f"{path}: expected a JSON object")
     for key in ("format_version", "labels", "planner", "backbone"):
         if key not in config:
             raise IncompatibleCheckpointError(f"{path}: missing key {key!r}")
-    if config["format_version"] != FORMAT_VERSION:
+    if config["format_version"] not in READABLE_VERSIONS:
         raise IncompatibleCheckpointError(
-            f"{path}: format version {config['format_version']}, this code reads {FORMAT_VERSION}"
+            f"{path}: format version {config['format_version']}, this code reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
+    if config["format_version"] >= 2:
+        recorded = (config.get(INTEGRITY_KEY) or {}).get("config_sha256")
+        if recorded is None:
+            raise CorruptCheckpointError(f"{path}: no config hash (integrity.config_sha256)")
+        if recorded != config_sha256(config):
+            raise CorruptCheckpointError(f"{path}: config does not match its recorded SHA-256")
     if list(config["labels"]) != list(STRATEGIES):
         raise IncompatibleCheckpointError(
             f"{path}: label order {config['labels']} differs from the project's strategies "
@@ -140,8 +191,6 @@ def load_checkpoint(
     device: str | torch.device = "cpu",
 ) -> PlannerPolicy:
     """Rebuild a saved Planner in eval mode; `backbone`, if given, must be the checkpoint's own."""
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     config = read_checkpoint_config(directory)
     stored_backbone = str(config["backbone"]["name"])
@@ -166,7 +215,7 @@ def load_checkpoint(
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise FileNotFoundError(f"no Planner weights at {weights_path}")
-    tensors = load_file(str(weights_path))
+    tensors = read_weights(weights_path, config.get(INTEGRITY_KEY))
     state = policy.state_dict()
     unknown = sorted(set(tensors) - set(state))
     if unknown:
@@ -205,3 +254,37 @@ def load_checkpoint(
     policy.to(device)
     policy.eval()
     return policy
+
+
+def read_weights(path: Path, integrity: dict[str, Any] | None) -> dict[str, torch.Tensor]:
+    """Read a weights file, checked against its recorded size and hash, with finite values only."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if integrity is not None:
+        size = path.stat().st_size
+        if size != integrity.get("weights_bytes", size):
+            raise CorruptCheckpointError(
+                f"{path}: truncated or padded ({size} bytes, expected {integrity['weights_bytes']})"
+            )
+        if file_sha256(path) != integrity.get("weights_sha256"):
+            raise CorruptCheckpointError(f"{path}: contents do not match the recorded SHA-256")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = f"{path}: not a readable safetensors file ({reason})"
+        raise CorruptCheckpointError(message) from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CorruptCheckpointError(f"{path}: weight {name} holds NaN or infinite values")
+    return tensors
+
+
+def upgrade_checkpoint(directory: str | Path) -> Path:
+    """Bring a version-1 checkpoint to the current format (adds the hashes) after a full load."""
+    directory = Path(directory)
+    load_checkpoint(directory)  # refuses a damaged one before it is sealed as good
+    config = read_checkpoint_config(directory)
+    write_config(directory, seal_config(config, directory / WEIGHTS_FILE))
+    return directory

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
+from policy.checkpoint import (
+    CONFIG_FILE,
+    INTEGRITY_KEY,
+    WEIGHTS_FILE,
+    config_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 from policy.network import (
     IncompatibleCheckpointError,
     PlannerConfig,
@@ -147,6 +154,8 @@ def _edited_copy(src: Path, dst: Path, edit: dict[str, object]) -> Path:
         for key in parents:
             node = node[key]
         node[leaf] = value
+    # Re-hashed, so that the check under test is the one that refuses, not the config hash.
+    config[INTEGRITY_KEY]["config_sha256"] = config_sha256(config)
     (dst / CONFIG_FILE).write_text(json.dumps(config))
     return dst
 
