@@ -1,4 +1,4 @@
-"""Exit codes a script can trust: `rso rollout` and `rso eval` when episodes fail or none finished."""
+"""Exit codes a script can trust: `rso rollout` and `rso eval` when episodes fail or none finish."""
 
 from __future__ import annotations
 

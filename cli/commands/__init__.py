@@ -6,7 +6,10 @@ one way to fail with a message, and the exit codes every command uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -38,3 +41,25 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def check_settings() -> None:
+    """Refuse bad ``RSO_*`` values (exit 2) before a command does any work."""
+    from graph.context import Context, ContextError
+
+    try:
+        Context.from_env()
+    except ContextError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+
+
+@contextmanager
+def removed_on_early_failure(out: Path, work_done: Callable[[Path], bool]) -> Iterator[None]:
+    """Remove `out` if the block fails, `out` did not exist before, and holds no finished work."""
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and out.is_dir() and not work_done(out):
+            shutil.rmtree(out, ignore_errors=True)
+        raise

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cli.commands import check_choice, fail
+from cli.commands import check_choice, check_settings, fail, removed_on_early_failure
 from rso.data.eval_cases import CASE_SETS
 from rso.jsonio import dumps
 from rso.modes import ENTROPY_SCALES
@@ -83,6 +83,7 @@ def rl(
     """Entropy-regularised REINFORCE of the Planner on simulated dialogues (or logged runs)."""
     from rl.reinforce import train_rl
     from rl.reinforce_config import RLConfig
+    from rl.training_state import LATEST_FILE
 
     check_choice("cases", cases, CASE_SETS)
     check_choice("eval-cases", eval_cases, (*CASE_SETS, "none"))
@@ -129,8 +130,10 @@ def rl(
             f"no Planner checkpoint at {config.init}; run `rso train sft` first, pass --init, "
             "or --fresh"
         )
+    check_settings()
     try:
-        summary = train_rl(config)
+        with removed_on_early_failure(Path(config.out), lambda out: (out / LATEST_FILE).exists()):
+            summary = train_rl(config)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -227,6 +230,7 @@ def rl_evidence(
         out=out,
         resume=resume,
     )
+    check_settings()
     try:
         report = run_rl_evidence(config)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
@@ -292,6 +296,7 @@ def ablations(
         out=out,
         context=context,
     )
+    check_settings()
     try:
         report = run_ablations(config)
     except (FileNotFoundError, ValueError) as exc:

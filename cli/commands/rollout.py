@@ -171,7 +171,7 @@ def _exit_on_failures(summary: RolloutSummary) -> None:
     scope = "every episode" if len(failures) == summary.ran else f"{len(failures)} of {summary.ran}"
     typer.echo(
         f"error: {scope} failed; first ({first.episode_id}): {cause}\n"
-        f"every failure's error is in {summary.episodes_path} (status \"failed\"); "
+        f'every failure\'s error is in {summary.episodes_path} (status "failed"); '
         "rerun with --resume to retry them",
         err=True,
     )
