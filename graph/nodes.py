@@ -27,6 +27,7 @@ from graph.routing import (
 )
 from graph.state import PER_TURN_KEYS, FallbackRecord, State
 from graph.utils import clip_text, fallback, message_text
+from rso.dialogue import clean_text
 from rso.modes import ExpertsMode
 from rso.strategies import Strategy
 
@@ -66,7 +67,8 @@ def start_turn(state: State, runtime: Runtime[Context]) -> Command[AfterStart]:
         raise InvalidTurnError(
             f"the last message must be the seeker's (a human/user message), not {last.type!r}"
         )
-    text, skipped = message_text(last.content)
+    raw, skipped = message_text(last.content)
+    text, dropped = clean_text(raw)
     text = text.strip()
     if not text:
         detail = f" (it holds only non-text content: {', '.join(skipped)})" if skipped else ""
@@ -82,6 +84,14 @@ def start_turn(state: State, runtime: Runtime[Context]) -> Command[AfterStart]:
                 "read its text only",
             )
         )
+    cleaned_message: list[HumanMessage] = []
+    if dropped:
+        fallbacks.append(
+            fallback(turn, START_TURN, f"the seeker's message held {', '.join(dropped)}", "dropped")
+        )
+        if isinstance(last.content, str):
+            # Same id: `add_messages` replaces the saved message, so the session keeps clean text.
+            cleaned_message.append(HumanMessage(text, id=last.id))
     if len(text) > context.max_message_chars:
         fallbacks.append(
             fallback(
@@ -96,6 +106,8 @@ def start_turn(state: State, runtime: Runtime[Context]) -> Command[AfterStart]:
         "seeker_text": clip_text(" ".join(text.split()), context.max_message_chars),
         "fallbacks": Overwrite(fallbacks),
     }
+    if cleaned_message:
+        update["messages"] = cleaned_message
     goto: AfterStart = (
         REASON_PREFERENCES
         if context.use_reasoner

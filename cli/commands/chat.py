@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.commands import fail
+from rso.dialogue import clean_text, invalid_utf8_position
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -164,6 +165,8 @@ def chat_command(
         raise fail(str(exc), 2) from None
     if planner_checkpoint is not None and not planner_checkpoint.exists():
         raise fail(f"planner checkpoint not found: {planner_checkpoint}", 2)
+    if message is not None:
+        message = _checked_text(message, "--message")
     if message is not None and not message.strip():
         raise fail("--message is empty: give the seeker's message", 2)
     if as_json and message is None:
@@ -178,6 +181,18 @@ def chat_command(
                 typer.echo(f"Recommender: {payload['reply']}\n{_summary_line(payload)}")
             return
         _interactive(session, thread_id, context, continuing=thread is not None)
+
+
+def _checked_text(text: str, option: str) -> str:
+    """Refuse text that is not valid UTF-8 (exit 2); drop control characters."""
+    position = invalid_utf8_position(text)
+    if position is not None:
+        raise fail(
+            f"{option} is not valid UTF-8 text (an undecodable byte at character {position}); "
+            "pass it in UTF-8",
+            2,
+        )
+    return clean_text(text)[0]
 
 
 def _interactive(
@@ -198,6 +213,14 @@ def _interactive(
         except (EOFError, KeyboardInterrupt):
             typer.echo("")
             break
+        except UnicodeDecodeError:
+            typer.echo("  (that line is not valid UTF-8 text; type it again)")
+            continue
+        position = invalid_utf8_position(text)
+        if position is not None:
+            typer.echo(f"  (that line is not valid UTF-8 at character {position}; type it again)")
+            continue
+        text, _ = clean_text(text)
         if text.strip().lower() in _QUIT:
             break
         if not text.strip():
