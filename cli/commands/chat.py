@@ -16,7 +16,7 @@ from rso.dialogue import clean_text, invalid_utf8_position
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-    from graph.builder import RecommenderGraph
+    from graph.builder import SessionGraph
     from graph.context import Context
 
 _QUIT = {"quit", "exit", ":q", "bye!"}
@@ -64,11 +64,10 @@ def _summary_line(payload: dict[str, Any]) -> str:
     return line + "]"
 
 
-def _run_turn(
-    session: RecommenderGraph, thread_id: str, text: str, context: Context
-) -> dict[str, Any]:
+def _run_turn(session: SessionGraph, thread_id: str, text: str, context: Context) -> dict[str, Any]:
     from langchain_core.messages import HumanMessage
 
+    from graph.builder import SessionBusyError
     from graph.llm_server import EmbeddedServerError
     from graph.models import LLMError
     from graph.nodes import InvalidTurnError
@@ -77,7 +76,7 @@ def _run_turn(
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     try:
         out = session.invoke(InputState(messages=[HumanMessage(text)]), config, context=context)
-    except (InvalidTurnError, LLMError, EmbeddedServerError) as exc:
+    except (InvalidTurnError, LLMError, EmbeddedServerError, SessionBusyError) as exc:
         raise fail(str(exc)) from None
     return turn_payload(out, thread_id)
 
@@ -195,9 +194,7 @@ def _checked_text(text: str, option: str) -> str:
     return clean_text(text)[0]
 
 
-def _interactive(
-    session: RecommenderGraph, thread_id: str, context: Context, continuing: bool
-) -> None:
+def _interactive(session: SessionGraph, thread_id: str, context: Context, continuing: bool) -> None:
     state = session.get_state({"configurable": {"thread_id": thread_id}})
     history = list(state.values.get("messages", [])) if state.values else []
     if continuing and history:
