@@ -54,10 +54,24 @@ def _default_planner_checkpoint() -> str | None:
     return str(DEFAULT_PLANNER_DIR) if (DEFAULT_PLANNER_DIR / "planner.json").is_file() else None
 
 
+#: Metadata key of a field's declared default (before any RSO_* variable applies).
+_DECLARED = "declared_default"
+
+
 def _field(default: Any, doc: str) -> Any:
     # The default and the doc live in metadata; `_env_defaults` turns the default into a factory
     # that applies the field's RSO_* variable, and `rso chat --help` and Studio can show the doc.
-    return field(default=default, metadata={"doc": doc, "default": default})
+    # Pydantic (the API server's schema generator) reads the metadata keys named like its
+    # `Field` arguments: "description" and "json_schema_extra" are those, so Studio's form shows
+    # the doc and the declared default; "declared_default" is ours alone.
+    return field(
+        default=default,
+        metadata={
+            "description": doc,
+            "json_schema_extra": {"default": default},
+            _DECLARED: default,
+        },
+    )
 
 
 def _env_default(name: str) -> Any:
@@ -73,7 +87,7 @@ def _env_defaults(cls: type[Any]) -> type[Any]:
     # Applied before @dataclass, so the generated __init__ calls these factories. This is what
     # lets a context built from a plain dict (Studio, the LangGraph server) honour RSO_* too.
     for name, value in list(vars(cls).items()):
-        if isinstance(value, Field) and "default" in value.metadata:
+        if isinstance(value, Field) and _DECLARED in value.metadata:
             value.default = MISSING
             value.default_factory = partial(_env_default, name)
     return cls
@@ -277,7 +291,7 @@ class Context:
     @classmethod
     def field_docs(cls) -> dict[str, str]:
         """Field name -> its one-line documentation."""
-        return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
+        return {f.name: f.metadata.get("description", "") for f in fields(cls)}
 
 
 def _check_names(values: Mapping[str, Any]) -> None:
@@ -339,7 +353,7 @@ def _parse_env(var: str, raw: str, tp: Any) -> Any:
 
 _HINTS: Final[dict[str, Any]] = get_type_hints(Context)
 _DECLARED_DEFAULTS: Final[dict[str, Any]] = {
-    f.name: f.metadata["default"] for f in fields(Context) if "default" in f.metadata
+    f.name: f.metadata[_DECLARED] for f in fields(Context) if _DECLARED in f.metadata
 }
 
 
