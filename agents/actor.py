@@ -108,22 +108,16 @@ def write_reply(
     """Write the reply under `strategy` (None = generic prompt) and detect the movies it names."""
     context = context_from(runtime)
     node = actor_node_name(strategy)
-    instruction = (
-        prompts.GENERIC_INSTRUCTION if strategy is None else prompts.STRATEGY_INSTRUCTIONS[strategy]
-    )
     movie = resources.movies().get(state.chosen_movie) if state.chosen_movie else None
-    if movie is not None:
-        movie_rule, movie_block = prompts.MOVIE_RULE, f"{movie.display_title}\n{state.movie_facts}"
-    else:
-        movie_rule = prompts.NO_MOVIE_RULE if context.use_retriever else prompts.OWN_KNOWLEDGE_RULE
-        movie_block = prompts.NO_MOVIE
     history = state.messages[-context.history_messages :]
-    user = prompts.USER.format(
-        dialogue=format_dialogue(dialogue_turns(history, context.max_message_chars)),
-        preferences=state.preferences or prompts.UNKNOWN_PREFERENCES,
-        movie=movie_block,
+    system_text, user = actor_prompt(
+        strategy,
+        format_dialogue(dialogue_turns(history, context.max_message_chars)),
+        state.preferences,
+        (movie.display_title, state.movie_facts) if movie is not None else None,
+        use_retriever=context.use_retriever,
     )
-    system = SystemMessage(prompts.SYSTEM.format(instruction=instruction, movie_rule=movie_rule))
+    system = SystemMessage(system_text)
     settings = context.llm("actor")
     model = models.load_chat_model(settings)
     fallbacks: list[FallbackRecord] = []
@@ -164,6 +158,35 @@ def write_reply(
     if fallbacks:
         update["fallbacks"] = fallbacks
     return update
+
+
+def actor_prompt(
+    strategy: Strategy | None,
+    dialogue: str,
+    preferences: str,
+    movie: tuple[str, str] | None,
+    *,
+    use_retriever: bool = True,
+) -> tuple[str, str]:
+    """Return the Actor's system and user texts; `movie` is (title, facts) or None.
+
+    The TRL export (`rl.export`) builds its prompts here too, so that a row's prompt holds what
+    the Actor read.
+    """
+    instruction = (
+        prompts.GENERIC_INSTRUCTION if strategy is None else prompts.STRATEGY_INSTRUCTIONS[strategy]
+    )
+    if movie is not None:
+        movie_rule, movie_block = prompts.MOVIE_RULE, f"{movie[0]}\n{movie[1]}"
+    else:
+        movie_rule = prompts.NO_MOVIE_RULE if use_retriever else prompts.OWN_KNOWLEDGE_RULE
+        movie_block = prompts.NO_MOVIE
+    user = prompts.USER.format(
+        dialogue=dialogue,
+        preferences=preferences or prompts.UNKNOWN_PREFERENCES,
+        movie=movie_block,
+    )
+    return prompts.SYSTEM.format(instruction=instruction, movie_rule=movie_rule), user
 
 
 def recommended_movies(reply: str, candidates: list[str]) -> list[str]:

@@ -1,13 +1,20 @@
 """Export logged rollouts as TRL-style rows, for fine-tuning further with TRL.
 
-Two row kinds, both one row per recommender turn of a finished episode:
-- "actor": conversational prompt/completion rows (TRL's standard format): ``prompt`` is the
-  dialogue before the reply as chat messages (a system message carrying the strategy's
-  instruction from `prompts.actor`, then the seeker as "user" and the recommender as
-  "assistant"), ``completion`` the reply; plus strategy, reward and ids. With
-  ``prompt_format="text"`` the prompt is the "Seeker: ... / Recommender: ..." text instead.
+Three row kinds, from the finished episodes of a run:
+- "actor": one prompt/completion row per recommender turn (TRL's standard format, for
+  ``SFTTrainer``). The prompt is what the Actor read (`agents.actor.actor_prompt`): the system
+  text with the strategy's instruction and rules, and the user text with the dialogue, the
+  preference summary and the chosen movie's title and facts; the completion is the reply. A row
+  whose reply names a movie its prompt does not hold is left out and counted, so that a model
+  tuned on the rows is not taught to invent titles. Version-1 logs did not record the
+  preferences, chosen movie or facts: their prompts name the movies the reply recommends.
+  ``prompt_format="text"`` joins the two texts into one string.
 - "planner": ``state`` (the Planner's input text as logged), ``strategy``, ``return`` G_t
   (discounted with `gamma`, as in training), ``reward`` r_t, ``logprob`` and ids.
+- "pairs": preference rows (``prompt``, ``chosen``, ``rejected``; TRL's preference format, for
+  ``DPOTrainer``) from turns that started from the same dialogue state with different rewards:
+  the best-rewarded reply is chosen over each lower-rewarded one. The prompt is the dialogue
+  alone, since the two replies were written under different strategies.
 
 Failed episodes are left out and counted; the caller reports the count.
 """
@@ -21,10 +28,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rl.returns import DEFAULT_GAMMA, discounted_returns
+from rso.dialogue import format_dialogue
 from rso.runs.directory import load_run
 from rso.runs.records import EpisodeRecord, TurnRecord
 
-RowKind = Literal["actor", "planner"]
+RowKind = Literal["actor", "planner", "pairs"]
 PromptFormat = Literal["messages", "text"]
 ExportFormat = Literal["jsonl", "datasets"]
 
@@ -43,44 +51,104 @@ class ExportResult:
     rows: int
     episodes: int
     skipped_failed: int
+    #: Actor rows left out because the reply names a movie the prompt does not hold.
+    skipped_ungrounded: int = 0
 
 
-def _instruction(turn: TurnRecord) -> str:
-    from prompts.actor import GENERIC_INSTRUCTION, STRATEGY_INSTRUCTIONS
+def actor_prompt_texts(episode: EpisodeRecord, index: int) -> tuple[str, str]:
+    """Return the Actor's system and user texts for turn `index` of a logged episode."""
+    from agents.actor import actor_prompt
+    from graph.resources import movies
 
-    return GENERIC_INSTRUCTION if turn.strategy is None else STRATEGY_INSTRUCTIONS[turn.strategy]
+    turn = episode.turns[index]
+    known = movies()
+    movie: tuple[str, str] | None = None
+    if turn.chosen_movie is not None and turn.chosen_movie in known:
+        movie = (known[turn.chosen_movie].display_title, turn.movie_facts)
+    elif turn.recommended:  # a version-1 record: what the reply names is all that is known
+        titles = [known[k].display_title for k in turn.recommended if k in known]
+        movie = ("\n".join(titles), "") if titles else None
+    dialogue = format_dialogue(episode.dialogue(index))
+    return actor_prompt(turn.strategy, dialogue, turn.preferences, movie)
+
+
+def _grounded(turn: TurnRecord, prompt: str) -> bool:
+    from graph.resources import movies
+
+    known = movies()
+    return all(k in known and known[k].display_title in prompt for k in turn.recommended)
 
 
 def actor_rows(
-    episodes: Iterable[EpisodeRecord], prompt_format: PromptFormat = "messages"
+    episodes: Iterable[EpisodeRecord],
+    prompt_format: PromptFormat = "messages",
+    skipped: list[int] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one prompt/completion row per recommender turn of each finished episode."""
+    """Yield one prompt/completion row per grounded recommender turn of each finished episode.
+
+    `skipped`, if given, gets one entry per turn left out as ungrounded.
+    """
     if prompt_format not in ("messages", "text"):
         raise ValueError(f"unknown prompt format {prompt_format!r}; expected messages or text")
     for episode in episodes:
         if episode.status != "ok":
             continue
         for index, turn in enumerate(episode.turns):
-            history = episode.dialogue(index)
+            system, user = actor_prompt_texts(episode, index)
+            if not _grounded(turn, system + "\n" + user):
+                if skipped is not None:
+                    skipped.append(turn.turn)
+                continue
             prompt: Any
             completion: Any
             if prompt_format == "messages":
-                prompt = [{"role": "system", "content": _instruction(turn)}] + [
-                    {"role": _ROLES[speaker], "content": text} for speaker, text in history
-                ]
+                prompt = [{"role": "system", "content": system}, {"role": "user", "content": user}]
                 completion = [{"role": "assistant", "content": turn.reply}]
             else:
-                prompt = "\n".join(f"{s}: {' '.join(t.split())}" for s, t in history)
-                prompt += "\nRecommender:"
-                completion = " " + turn.reply
+                prompt = f"{system}\n\n{user}\n"
+                completion = turn.reply
             yield {
                 "prompt": prompt,
                 "completion": completion,
                 "strategy": turn.strategy,
                 "reward": turn.reward,
+                "recommended": list(turn.recommended),
                 "episode_id": episode.episode_id,
                 "turn": turn.turn,
                 "success": episode.success,
+            }
+
+
+def pair_rows(episodes: Iterable[EpisodeRecord]) -> Iterator[dict[str, Any]]:
+    """Yield chosen/rejected rows from turns that share a dialogue state but not a reward."""
+    by_state: dict[str, list[tuple[EpisodeRecord, int]]] = {}
+    for episode in episodes:
+        if episode.status != "ok":
+            continue
+        for index in range(len(episode.turns)):
+            state = format_dialogue(episode.dialogue(index))
+            by_state.setdefault(state, []).append((episode, index))
+    for state in sorted(by_state):
+        group = by_state[state]
+        best_episode, best_index = max(group, key=lambda item: item[0].turns[item[1]].reward)
+        best = best_episode.turns[best_index]
+        history = best_episode.dialogue(best_index)
+        prompt = [{"role": _ROLES[speaker], "content": text} for speaker, text in history]
+        for episode, index in group:
+            other = episode.turns[index]
+            if other.reward >= best.reward:
+                continue
+            yield {
+                "prompt": prompt,
+                "chosen": [{"role": "assistant", "content": best.reply}],
+                "rejected": [{"role": "assistant", "content": other.reply}],
+                "chosen_reward": best.reward,
+                "rejected_reward": other.reward,
+                "chosen_strategy": best.strategy,
+                "rejected_strategy": other.strategy,
+                "chosen_episode_id": best_episode.episode_id,
+                "rejected_episode_id": episode.episode_id,
+                "turn": index,
             }
 
 
@@ -122,12 +190,15 @@ def export_trl(
     """Write the rows of one run as JSONL, or as a `datasets` dataset saved to disk at `out`."""
     episodes = load_run(run)
     failed = sum(e.status != "ok" for e in episodes)
+    skipped: list[int] = []
     if kind == "actor":
-        rows = list(actor_rows(episodes, prompt_format))
+        rows = list(actor_rows(episodes, prompt_format, skipped))
     elif kind == "planner":
         rows = list(planner_rows(episodes, gamma))
+    elif kind == "pairs":
+        rows = list(pair_rows(episodes))
     else:
-        raise ValueError(f"unknown row kind {kind!r}; expected actor or planner")
+        raise ValueError(f"unknown row kind {kind!r}; expected actor, planner or pairs")
     out = Path(out)
     if fmt == "jsonl":
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -147,5 +218,9 @@ def export_trl(
     else:
         raise ValueError(f"unknown export format {fmt!r}; expected jsonl or datasets")
     return ExportResult(
-        path=out, rows=len(rows), episodes=len(episodes) - failed, skipped_failed=failed
+        path=out,
+        rows=len(rows),
+        episodes=len(episodes) - failed,
+        skipped_failed=failed,
+        skipped_ungrounded=len(skipped),
     )

@@ -14,7 +14,7 @@ export_app = typer.Typer(
 )
 
 _CHOICES = {
-    "rows": ("actor", "planner"),
+    "rows": ("actor", "planner", "pairs"),
     "format": ("jsonl", "datasets"),
     "prompt-format": ("messages", "text"),
 }
@@ -29,7 +29,8 @@ def trl(
     rows: Annotated[
         str,
         typer.Option(
-            help="actor: prompt/completion rows of the replies; planner: state/strategy/return."
+            help="actor: prompt/completion rows of the replies (SFTTrainer); planner: "
+            "state/strategy/return; pairs: prompt/chosen/rejected (DPOTrainer)."
         ),
     ] = "actor",
     fmt: Annotated[
@@ -58,8 +59,15 @@ def trl(
     except (FileNotFoundError, MissingDatasetsError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    skipped = result.skipped_failed
-    note = f" ({skipped} failed episode(s) left out)" if skipped else ""
+    notes = []
+    if result.skipped_failed:
+        notes.append(f"{result.skipped_failed} failed episode(s) left out")
+    if result.skipped_ungrounded:
+        notes.append(
+            f"{result.skipped_ungrounded} turn(s) whose reply names a movie missing from the "
+            "prompt left out"
+        )
+    note = f" ({'; '.join(notes)})" if notes else ""
     typer.echo(f"{result.rows} {rows} rows from {result.episodes} episodes -> {result.path}{note}")
 
 

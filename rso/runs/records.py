@@ -31,13 +31,19 @@ from rso.dialogue import OPENING, RECOMMENDER, SEEKER
 from rso.strategies import STRATEGIES, Strategy
 
 #: Version written by this code; bump it (and register a migration) whenever the schema changes.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 EpisodeStatus = Literal["ok", "failed"]
 
-#: ``MIGRATIONS[v]`` upgrades a raw version-``v`` episode dict to version ``v + 1``; empty while
-#: only version 1 exists.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 logs what the Actor read (preferences, chosen movie, facts); version-1 turns did
+    # not, and keep the defaults that say so ("", None, "").
+    return {**raw, "schema_version": 2}
+
+
+#: ``MIGRATIONS[v]`` upgrades a raw version-``v`` episode dict to version ``v + 1``.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 class _Record(BaseModel):
@@ -58,6 +64,12 @@ class TurnRecord(_Record):
     probs: list[float] = Field(default_factory=list)
     #: log pi(strategy | dialogue) under the behaviour policy, None when ablated.
     logprob: float | None = None
+    #: The Preference Reasoner's summary the Actor read ("" when none, or not logged: version 1).
+    preferences: str = ""
+    #: kb_id of the movie the Fact Retriever chose for the Actor (None when none, or version 1).
+    chosen_movie: str | None = None
+    #: The facts about that movie the Actor read.
+    movie_facts: str = ""
     #: The recommender's reply.
     reply: str = ""
     #: kb_ids of the movies the reply recommends.
