@@ -1,4 +1,4 @@
-"""Request checks for the LangGraph API server (``http.app`` in langgraph.json).
+"""Request checks for the LangGraph API server (middleware of ``web.app``, its ``http.app``).
 
 The server would hand a run's ``context`` to the graph's context dataclass as keyword arguments:
 an unknown key or a bad value then fails inside the run as a raw ``TypeError`` or, once the
@@ -13,8 +13,6 @@ import re
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,7 +112,3 @@ class ContextCheck:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
-
-
-#: Served as langgraph.json's ``http.app``: no routes of its own, only the middleware.
-app = Starlette(middleware=[Middleware(ContextCheck)])

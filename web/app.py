@@ -14,11 +14,13 @@ from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from graph.api_app import ContextCheck
 from rso import jsonio
 from rso.data.jsonl import DataFormatError
 from rso.dialogue import OPENING
@@ -158,7 +160,10 @@ def create_app(runs: Path | str | None = None) -> Starlette:
             Route("/web/", index),
             *(Route(f"/web/api/{path}", _errors(root, handler)) for path, handler in api.items()),
             Mount("/web/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
+        # The API server applies this app's middleware to its own routes too: a run whose
+        # context the graph cannot take is refused with a 422 before it is created.
+        middleware=[Middleware(ContextCheck)],
     )
 
 
