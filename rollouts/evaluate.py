@@ -1,6 +1,6 @@
 """Evaluate logged runs: metrics, the LLM judges (persuasiveness, credibility), reports.
 
-`rso eval` is a thin front end to `evaluate_run` and `write_comparison`.
+`rso eval` is a thin front end to `evaluate_with_judges` and `write_comparison`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _log(message: str) -> None:
     logger.info(message)
 
 
-def evaluate_run(
+def evaluate_with_judges(
     run: Path,
     name: str,
     judges: JudgesMode,

@@ -43,7 +43,7 @@ def evaluate(
 ) -> None:
     """Write report.md, metrics.json and plots into each run; compare several runs."""
     from graph.context import Context, ContextError
-    from rollouts.evaluate import JudgesMode, evaluate_run, write_comparison
+    from rollouts.evaluate import JudgesMode, evaluate_with_judges, write_comparison
     from rso import jsonio
 
     if judges not in get_args(JudgesMode):
@@ -60,7 +60,7 @@ def evaluate(
     results: dict[str, RunMetrics] = {}
     for name, run in zip(names, runs, strict=True):
         try:
-            results[name] = evaluate_run(
+            results[name] = evaluate_with_judges(
                 run,
                 name,
                 mode,
