@@ -37,8 +37,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Overwrite
 
-from agents.act_seeker import SeekerGoal, SeekerState
+from agents.act_seeker import SeekerState
 from agents.seeker import goal_from_case
+from agents.seeker_goal import SeekerGoal
 from graph.context import Context, ContextError
 from rso.data.eval_cases import CaseSet
 from rso.data.records import EvalCase
@@ -464,7 +465,7 @@ def simulate_seeker(state: RolloutState, runtime: Runtime[RolloutContext]) -> di
     context = rollout_context_from(runtime)
     output = state.recommender_output
     if context.seeker == "act":
-        from agents.act_seeker import RecommenderAct
+        from agents.seeker_acts import RecommenderAct
 
         if state.seeker_state is None:
             raise RolloutError("the act-level seeker has no state; start the episode first")
@@ -534,7 +535,7 @@ def judge_turn(state: RolloutState, runtime: Runtime[RolloutContext]) -> Command
     """Score the exchange (Rewarder or act judge), log the turn, and loop or end the episode."""
     context = rollout_context_from(runtime)
     if context.seeker == "act":
-        from agents.act_seeker import act_score
+        from agents.seeker_acts import act_score
 
         if state.seeker_act is None:
             raise RolloutError("the act-level seeker gave no act this turn")
