@@ -11,7 +11,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agents.seeker import goal_from_case
+from agents.act_seeker import ActSeeker
+from agents.seeker import goal_from_case, seeker_reply
+from agents.seeker_acts import RecommenderAct, act_score
 from agents.seeker_goal import SeekerGoal
 from graph.context import Context
 from graph.episode_context import RolloutContext, rollout_context_from
@@ -19,6 +21,7 @@ from graph.episode_state import RolloutState
 from graph.state import FallbackRecord, InputState, TurnOutput
 from graph.utils import fallback
 from rso.data.cases import UnknownCaseError, episode_seed, find_case, persona_of
+from rso.data.movies import movies_by_id
 from rso.data.records import EvalCase
 from rso.dialogue import OPENING
 from rso.modes import SUCCESS_THRESHOLD
@@ -26,7 +29,6 @@ from rso.runs.records import TurnRecord
 from rso.strategies import STRATEGIES
 
 if TYPE_CHECKING:
-    from agents.act_seeker import ActSeeker
     from graph.builder import RecommenderGraph
 
 START_EPISODE: Final = "start_episode"
@@ -66,9 +68,6 @@ def _with_seed(context: Context, seed: int) -> Context:
 
 
 def _act_seeker(case: EvalCase, seed: int) -> ActSeeker:
-    from agents.act_seeker import ActSeeker
-    from rso.data.movies import movies_by_id
-
     return ActSeeker(goal=goal_of(case), persona=persona_of(case), movies=movies_by_id(), seed=seed)
 
 
@@ -135,8 +134,6 @@ def simulate_seeker(state: RolloutState, runtime: Runtime[RolloutContext]) -> di
     if state.case is None:
         raise RolloutError("the episode has no case; start it with start_episode")
     if context.seeker == "act":
-        from agents.seeker_acts import RecommenderAct
-
         if state.seeker_state is None:
             raise RolloutError("the act-level seeker has no state; start the episode first")
         turn = state.recommender_turn
@@ -155,8 +152,6 @@ def simulate_seeker(state: RolloutState, runtime: Runtime[RolloutContext]) -> di
             "seeker_state": seeker_state,
             "seeker_done": answer.done,
         }
-    from agents.seeker import seeker_reply
-
     settings = _with_seed(context.recommender, state.episode_seed).llm("seeker")
     reply = seeker_reply(state.messages, goal_of(state.case), persona_of(state.case), settings)
     fallbacks = list(state.turn_fallbacks)
@@ -202,8 +197,6 @@ def judge_turn(state: RolloutState, runtime: Runtime[RolloutContext]) -> Command
     """Score the exchange (Rewarder or act judge), log the turn, and loop or end the episode."""
     context = rollout_context_from(runtime)
     if context.seeker == "act":
-        from agents.seeker_acts import act_score
-
         if state.seeker_act is None:
             raise RolloutError("the act-level seeker gave no act this turn")
         samples = [act_score(state.seeker_act)]
