@@ -84,7 +84,9 @@ def test_an_episode_runs_from_a_case_id_alone() -> None:
     case_id = first_case_id()
     context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=3)
     nodes = []
-    for update in rollout_graph.stream({"case_id": case_id}, context=context, stream_mode="updates"):
+    for update in rollout_graph.stream(
+        {"case_id": case_id}, context=context, stream_mode="updates"
+    ):
         nodes.extend(update)
     turns = nodes.count(JUDGE_TURN)
     assert nodes == [START_EPISODE, *[RECOMMEND, SIMULATE_SEEKER, JUDGE_TURN] * turns]

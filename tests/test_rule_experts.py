@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agents.rule_experts import EXPERTS, current_movie, dialogue_of
