@@ -1,39 +1,8 @@
 """The act-level simulated seeker: fast, LLM-free, reproducible given a seed.
 
-It reads the recommender's dialogue act (strategy, recommended movie, whether facts were given)
-and answers with a seeker act and a short templated utterance. Strategies are never rewarded by
-name: each strategy maps to what it *does* (`STRATEGY_EFFECT`) and the seeker reacts to effects.
-
-Strategy -> effect (what the act does; with no movie every Actor asks about preferences, as
-method.md says, but only "asks" is a targeted question, the others append a generic one):
-
-| effect    | strategies                                                           |
-|-----------|----------------------------------------------------------------------|
-| asks      | Preference Confirmation, Opinion Inquiry, Experience Inquiry,        |
-|           | Rephrase Preference (exactly the elicitation group)                  |
-| facts     | Credibility with facts given (without facts it counts as opinion)    |
-| opinion   | Personal Opinion, Personal Experience, Self Modeling                 |
-| encourage | Encouragement                                                        |
-| rapport   | Similarity                                                           |
-| help      | Offer Help, Transparency                                             |
-| ack       | Acknowledgment                                                       |
-| nothing   | No Strategy; the ablated Planner (no strategy) counts as facts when  |
-|           | facts were given, else as nothing                                    |
-
-Persona -> parameters, the ONE table of the seeker's behaviour (Big-Five A, C, E, N, O on 1-5,
-missing -> 3; decision style s = clip((rational - feeling) / 2, -1, 1), missing -> 0):
-
-| parameter                                | formula                                            |
-|------------------------------------------|----------------------------------------------------|
-| support per facts turn, w_facts          | 0.65 + 0.45 s   (rational 1.1, emotional 0.2)      |
-| support per opinion turn, w_opinion      | 0.65 - 0.45 s   (rational 0.2, emotional 1.1)      |
-| support per encouragement, w_encourage   | 0.35 (A - 3)    (pushy, negative, when A < 3)      |
-| support per rapport turn, w_rapport      | max(0, 0.1 + 0.1 (A - 3) + 0.1 max(0, -s))         |
-| acceptance threshold T                   | clip(1.2 + 0.25 (N - 3) - 0.15 (O - 3), 0.8, 1.8)  |
-| interest threshold                       | 0.4 T                                              |
-| informative turns needed before deciding | 2 if C >= 4 else 1                                 |
-| patience (unproductive turns tolerated)  | clip(round(3 + (E - 3) + 0.5 (A - 3)), 2, 5)       |
-| P(answer a generic question)             | clip(0.3 + 0.1 (E - 3) + 0.05 (O - 3), 0.1, 0.6)   |
+It answers each recommender act (`agents.seeker_acts`) with a seeker act and a short templated
+utterance, moved by the parameters its persona gives it (`agents.seeker_profile`) towards or away
+from the movie under discussion, and reveals its goal (`agents.seeker_goal`) when asked.
 
 Each support gain is multiplied by 0.5^k (k = times that effect already hit this movie:
 diminishing returns, so no single strategy repeated forever persuades) and by a seeded
@@ -59,168 +28,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 
+from agents.seeker_acts import Effect, RecommenderAct, SeekerAct, effect_of
+from agents.seeker_goal import Preference, SeekerGoal
+from agents.seeker_profile import SeekerProfile
 from prompts import seeker as templates
 from rso.data.records import Movie, Persona
 from rso.dialogue import OPENING
-from rso.strategies import STRATEGY_GROUP, Strategy
-
-SeekerAct = Literal[
-    "reveal_preference",
-    "ask_about_movie",
-    "interested",
-    "accept",
-    "reject",
-    "not_interested",
-    "other",
-]
-
-Effect = Literal["asks", "facts", "opinion", "encourage", "rapport", "help", "ack", "nothing"]
-
-#: What each strategy does; the seeker reacts to this, never to the strategy's name.
-STRATEGY_EFFECT: Final[Mapping[Strategy, Effect]] = {
-    "Preference Confirmation": "asks",
-    "Opinion Inquiry": "asks",
-    "Experience Inquiry": "asks",
-    "Rephrase Preference": "asks",
-    "Credibility": "facts",
-    "Personal Opinion": "opinion",
-    "Personal Experience": "opinion",
-    "Self Modeling": "opinion",
-    "Encouragement": "encourage",
-    "Similarity": "rapport",
-    "Offer Help": "help",
-    "Transparency": "help",
-    "Acknowledgment": "ack",
-    "No Strategy": "nothing",
-}
-if {s for s, g in STRATEGY_GROUP.items() if g == "elicitation"} != {
-    s for s, e in STRATEGY_EFFECT.items() if e == "asks"
-}:  # the elicitation group is exactly what asks
-    raise RuntimeError("STRATEGY_EFFECT must map exactly the elicitation strategies to 'asks'")
-
-#: Score of each seeker act on the Rewarder's scale (method.md). ``ask_about_movie`` is a neutral
-#: check ("what is it about?") with no interest expressed, so it scores as "other"; curiosity
-#: with a request for details is ``interested``.
-ACT_SCORES: Final[Mapping[SeekerAct, float]] = {
-    "accept": 1.0,
-    "interested": 0.8,
-    "ask_about_movie": 0.6,
-    "reveal_preference": 0.6,
-    "other": 0.6,
-    "not_interested": 0.4,
-    "reject": 0.2,
-}
-
-PreferenceKind = Literal["genre", "director", "actor"]
 
 #: Probability that the first preference revealed is the goal itself (the target genre, or the
 #: target movie's first genre).
 GOAL_FIRST: Final = 0.5
-
-
-@dataclass(frozen=True)
-class Preference:
-    """One preference the seeker can reveal."""
-
-    kind: PreferenceKind
-    value: str
-
-
-@dataclass(frozen=True)
-class SeekerGoal:
-    """What the seeker wants: a genre (genre-level mode) or a hidden target movie (item mode)."""
-
-    genre: str | None = None
-    target: Movie | None = None
-    #: Other target genres of the case: preferences it may also reveal (genre mode).
-    other_genres: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        """Exactly one of genre and target."""
-        if (self.genre is None) == (self.target is None):
-            raise ValueError("SeekerGoal needs exactly one of genre and target")
-
-    @property
-    def label(self) -> str:
-        """Return the goal as logged in rollout records: "genre:action" or "movie:<kb_id>"."""
-        return f"genre:{self.genre}" if self.target is None else f"movie:{self.target.kb_id}"
-
-    def fits(self, movie: Movie) -> bool:
-        """Return True when `movie` satisfies the goal."""
-        if self.target is not None:
-            return movie.kb_id == self.target.kb_id
-        return self.genre in {g.lower() for g in movie.genres}
-
-    def preferences(self) -> list[Preference]:
-        """Everything the seeker may reveal, before ordering."""
-        if self.target is not None:
-            prefs = [Preference("genre", g.lower()) for g in self.target.genres]
-            prefs += [Preference("director", d) for d in self.target.directors[:1]]
-            prefs += [Preference("actor", a) for a in self.target.cast[:1]]
-            return prefs
-        assert self.genre is not None
-        return [Preference("genre", g) for g in (self.genre, *self.other_genres)]
-
-
-@dataclass(frozen=True)
-class SeekerProfile:
-    """Persona-derived parameters of the act-level seeker (see the module docstring's table)."""
-
-    style: float
-    w_facts: float
-    w_opinion: float
-    w_encourage: float
-    w_rapport: float
-    threshold: float
-    info_needed: int
-    patience: int
-    p_generic_reveal: float
-
-    @classmethod
-    def from_persona(cls, persona: Persona | None) -> SeekerProfile:
-        """Derive the parameters from survey traits (missing traits count as the midpoint)."""
-        big = persona.big_five if persona is not None else None
-        a = big.agreeable if big else 3.0
-        c = big.conscientious if big else 3.0
-        n = big.neurotic if big else 3.0
-        o = big.open if big else 3.0
-        e = big.extrovert if big else 3.0
-        rational = persona.rational if persona is not None else None
-        feeling = persona.feeling if persona is not None else None
-        s = 0.0
-        if rational is not None and feeling is not None:
-            s = float(np.clip((rational - feeling) / 2.0, -1.0, 1.0))
-        return cls(
-            style=s,
-            w_facts=0.65 + 0.45 * s,
-            w_opinion=0.65 - 0.45 * s,
-            w_encourage=0.35 * (a - 3.0),
-            w_rapport=max(0.0, 0.1 + 0.1 * (a - 3.0) + 0.1 * max(0.0, -s)),
-            threshold=float(np.clip(1.2 + 0.25 * (n - 3.0) - 0.15 * (o - 3.0), 0.8, 1.8)),
-            info_needed=2 if c >= 4.0 else 1,
-            patience=int(np.clip(round(3 + (e - 3.0) + 0.5 * (a - 3.0)), 2, 5)),
-            p_generic_reveal=float(np.clip(0.3 + 0.1 * (e - 3.0) + 0.05 * (o - 3.0), 0.1, 0.6)),
-        )
-
-    @property
-    def fact_seeking(self) -> bool:
-        """True when the seeker's questions ask for facts rather than feelings."""
-        return self.style >= 0.0
-
-
-@dataclass(frozen=True)
-class RecommenderAct:
-    """What the recommender did this turn, as read from the graph's output state."""
-
-    strategy: Strategy | None
-    #: kb_id of the movie the reply recommends (the first one), None when it recommends none.
-    movie: str | None = None
-    #: True when the Fact Retriever supplied facts about the movie.
-    facts_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,17 +72,6 @@ class SeekerTurn:
     revealed: Preference | None = None
     #: Support for the current candidate after this turn (for logs and tests).
     support: float = 0.0
-
-
-def effect_of(act: RecommenderAct) -> Effect:
-    """Return the effect of a recommender act (the strategy-effect map, with the facts rule)."""
-    if act.strategy is None:
-        # Ablated Planner: the generic Actor either states what it knows or just chats.
-        return "facts" if act.facts_given else "nothing"
-    effect = STRATEGY_EFFECT[act.strategy]
-    if effect == "facts" and not act.facts_given:
-        return "opinion"  # a claim of expertise with no grounded facts behind it
-    return effect
 
 
 @dataclass
@@ -460,13 +270,3 @@ def _unproductive(
     """React to a turn that gave the seeker nothing: it costs one unit of patience."""
     state = replace(state, patience=state.patience - 1)
     return state, SeekerTurn(act, _pick(rng, variants), support=state.support)
-
-
-def act_score(act: SeekerAct) -> float:
-    """Return the Rewarder-scale score of one seeker act (the act judge)."""
-    return ACT_SCORES[act]
-
-
-def act_rewards(acts: Sequence[SeekerAct]) -> list[float]:
-    """Batch act judge: one reward per seeker act (TRL-style reward function)."""
-    return [act_score(a) for a in acts]

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Literal
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from agents.act_seeker import SeekerGoal
 from agents.rewarder import Conversation, conversation_turns
 from agents.seeker import NO_PERSONA, goal_text, persona_text
+from agents.seeker_goal import SeekerGoal
 from prompts import judges as prompts
 from rso.data.records import Movie, Persona
 from rso.dialogue import format_dialogue

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Final
 from langchain_core.messages import HumanMessage, SystemMessage
 from rapidfuzz import fuzz
 
-from agents.act_seeker import SeekerGoal
 from agents.rewarder import Conversation, conversation_turns
+from agents.seeker_goal import SeekerGoal
 from prompts import seeker as prompts
 from rso.data.records import EvalCase, Movie, Persona
 from rso.dialogue import OPENING, format_dialogue

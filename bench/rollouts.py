@@ -6,9 +6,15 @@
     .venv/bin/python bench/rollouts.py --base-url http://127.0.0.1:8000/v1 --model NAME
                                                         # the LLM part against another server
 
+    .venv/bin/python bench/rollouts.py --skip-llm --baseline ../old-checkout
+                                                        # also the fast mode of another checkout
+                                                        # (its own bench), in the same run
+
 Fast mode: act-level seeker + rule experts + uniform Planner on INSPIRED train cases, 10 turns at
-most, through both engines (the direct loop and LangGraph's compiled graphs); data loading is
-warmed up first and not timed. LLM mode: LLM seeker, LLM experts and LLM Rewarder against the
+most, through the compiled episode graph (the recommender graph a subgraph of it); data loading
+is warmed up first and not timed. With ``--baseline DIR`` the checkout in DIR runs its own
+``bench/rollouts.py --skip-llm`` first, on the same machine at the same time, and the ratio of the
+best fast-mode rates is printed. LLM mode: LLM seeker, LLM experts and LLM Rewarder against the
 embedded SmolLM2-135M server (or --base-url), a few short episodes at concurrency 1, 4 and 8.
 Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -85,18 +92,46 @@ def measure(mode: str, workdir: Path, **config: Any) -> Row:
 
 
 def fast_rows(workdir: Path, episodes: int) -> list[Row]:
-    """The LLM-free mode: a first pass (cold caches), then both engines with warm caches."""
+    """The LLM-free mode: a first pass (cold caches), then again with warm caches."""
     common: dict[str, Any] = {"cases": "inspired-train", "seeker": "act", "experts": "rule"}
     # Loads cases, personas, the knowledge base and its vocabulary (not timed).
     measure("load", workdir, episodes=3, concurrency=1, **common)
     return [
-        # First pass: every new preference set is ranked once (the ranking cache fills up).
-        measure("fast, cold", workdir, episodes=episodes, concurrency=1, engine="direct", **common),
+        # First pass: every new dialogue and preference set is read and ranked once.
+        measure("fast, cold", workdir, episodes=episodes, concurrency=1, **common),
         # The same episodes again: the steady state of RL batches over the same cases.
-        measure("fast", workdir, episodes=episodes, concurrency=1, engine="direct", **common),
-        measure("fast", workdir, episodes=episodes, concurrency=4, engine="direct", **common),
-        measure("fast", workdir, episodes=episodes, concurrency=1, engine="graph", **common),
+        measure("fast", workdir, episodes=episodes, concurrency=1, **common),
+        measure("fast", workdir, episodes=episodes, concurrency=4, **common),
     ]
+
+
+def baseline_rows(checkout: Path, episodes: int) -> list[Row]:
+    """Fast-mode rows of another checkout, measured by its own bench/rollouts.py."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    command = [sys.executable, "bench/rollouts.py", "--skip-llm", "--fast-episodes", str(episodes)]
+    printed = subprocess.run(
+        command, cwd=checkout, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    rows = []
+    for line in printed.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 11 and cells[0].startswith("fast") and cells[2].isdigit():
+            mode, engine, concurrency, count, failed, turns, seconds = cells[:7]
+            row = Row(
+                mode=f"baseline {mode}",
+                engine=engine,
+                concurrency=int(concurrency),
+                episodes=int(count),
+                failed=int(failed),
+                turns=int(turns),
+                seconds=float(seconds),
+                success=float(cells[10]),
+            )
+            if row not in rows:  # the bench prints its table more than once
+                rows.append(row)
+    if not rows:
+        raise RuntimeError(f"no fast-mode rows in the baseline's output:\n{printed}")
+    return rows
 
 
 def llm_rows(
@@ -140,6 +175,25 @@ def llm_rows(
     return rows
 
 
+def fast_verdict(rows: list[Row]) -> str:
+    """The fast mode's range against the target, and its ratio to each baseline engine."""
+    fast = [r for r in rows if r.mode.startswith("fast")]
+    if not fast:
+        return ""
+    best = max(r.episodes_per_s for r in fast)
+    cold = min(r.episodes_per_s for r in fast)
+    verdict = (
+        f"Fast mode: {cold:.1f} (first pass) to {best:.1f} episodes/s through the compiled graph "
+        f"(target >= {TARGET_FAST_EPISODES_PER_S:.0f}: "
+        f"{'met' if best >= TARGET_FAST_EPISODES_PER_S else 'NOT met'})."
+    )
+    baseline = [r for r in rows if r.mode.startswith("baseline")]
+    for engine in sorted({r.engine for r in baseline}):
+        then = max(r.episodes_per_s for r in baseline if r.engine == engine)
+        verdict += f" Baseline {engine} engine {then:.1f} episodes/s: ratio {best / then:.2f}."
+    return verdict
+
+
 def table(rows: list[Row]) -> str:
     """The rows as a Markdown table."""
     lines = [
@@ -180,6 +234,15 @@ def main() -> None:
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible /v1 URL.")
     parser.add_argument("--model", default=None, help="Served model name.")
     parser.add_argument("--label", default=None, help="Backend label for the results section.")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="Another checkout whose fast mode runs first, for a ratio measured in the same run.",
+    )
+    parser.add_argument(
+        "--baseline-label", default=None, help="What the baseline checkout is, for the results."
+    )
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
         "--section", default=SECTION, help="Heading of the section written to bench/RESULTS.md."
@@ -191,6 +254,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rso-bench-") as tmp:
         workdir = Path(tmp)
         if not args.skip_fast:
+            if args.baseline is not None:
+                rows += baseline_rows(args.baseline.resolve(), args.fast_episodes)
             rows += fast_rows(workdir, args.fast_episodes)
             print(table(rows), flush=True)
         if not args.skip_llm:
@@ -207,20 +272,18 @@ def main() -> None:
             )
     rendered = table(rows)
     print(rendered)
-    fast = [r for r in rows if r.mode.startswith("fast") and r.engine == "direct"]
-    verdict = ""
-    if fast:
-        best = max(r.episodes_per_s for r in fast)
-        cold = min(r.episodes_per_s for r in fast)
-        verdict = (
-            f"Fast mode: {cold:.1f} (first pass) to {best:.1f} episodes/s with the direct engine "
-            f"(target >= {TARGET_FAST_EPISODES_PER_S:.0f}: "
-            f"{'met' if best >= TARGET_FAST_EPISODES_PER_S else 'NOT met'})."
-        )
+    verdict = fast_verdict(rows)
+    if verdict:
         print(verdict)
     if args.write_results:
         backend = args.label or (args.base_url or "embedded SmolLM2-135M-Instruct (llama.cpp)")
         command = "python bench/rollouts.py " + " ".join(sys.argv[1:])
+        baseline = ""
+        if args.baseline is not None:
+            baseline = (
+                f" Baseline rows: the fast mode of the checkout in {args.baseline} "
+                f"({args.baseline_label or 'unlabelled'}), run by its own bench first."
+            )
         write_section(
             args.section,
             f"Command: `{command.strip()}` on {platform.machine()}, "
@@ -229,7 +292,7 @@ def main() -> None:
             f"act-level seeker + rule experts + uniform Planner, INSPIRED train cases, at most "
             f"10 turns; LLM mode = LLM seeker, LLM experts and LLM Rewarder "
             f"({args.rewarder_samples} samples a turn), "
-            f"{args.llm_max_turns} turns at most.\n\n{rendered}\n\n{verdict}\n",
+            f"{args.llm_max_turns} turns at most.{baseline}\n\n{rendered}\n\n{verdict}\n",
         )
 
 

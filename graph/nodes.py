@@ -135,7 +135,9 @@ def make_actor_node(strategy: Strategy | None) -> ExpertNode:
     """Return the Actor branch node of one strategy (None = the generic, no-strategy branch)."""
 
     def act(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-        return get_experts(context_from(runtime).experts).write_reply(state, runtime, strategy)
+        update = get_experts(context_from(runtime).experts).write_reply(state, runtime, strategy)
+        # Every expert set's reply is remembered with what it recommended, for later turns.
+        return update | {"recommended_history": [list(update.get("recommended", []))]}
 
     act.__name__ = act.__qualname__ = actor_node_name(strategy)
     act.__doc__ = f"Write the reply under the {strategy or 'generic'} strategy."

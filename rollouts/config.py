@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from graph.context import Context
-from graph.episode import EngineName, RolloutContext
+from graph.episode_context import EngineName, RolloutContext
 from policy.planners import context_overrides
 from rso.data.eval_cases import CaseSet
 from rso.modes import EndOn, ExpertsMode, SeekerMode
@@ -56,7 +56,7 @@ class RolloutConfig:
     rewarder_samples: int = 10
     #: One request with ``n`` samples for the Rewarder (else one request per sample).
     rewarder_n: bool = True
-    #: Execution engine; None = "direct" for the LLM-free fast mode, "graph" otherwise.
+    #: Accepted for compatibility: every engine runs the compiled graphs (see `EngineName`).
     engine: EngineName | None = None
     #: Shuffle the case order with the seed (e.g. a different RL batch per seed).
     shuffle_cases: bool = False

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from graph.context import LLM_ROLES, Context, LLMRole
-from graph.episode import RolloutContext
+from graph.episode_context import RolloutContext
 from rollouts.config import RolloutConfig
 from rso import jsonio
 from rso.runs.directory import RunDirectoryError, read_manifest

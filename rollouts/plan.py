@@ -8,15 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from graph.episode import (
-    RolloutContext,
-    episode_seed,
-    episode_steps,
-    goal_of,
-    has_goal,
-    rollout_graph,
-    run_graph,
-)
+from graph.episode import stream_episode
+from graph.episode_context import RolloutContext
+from graph.episode_nodes import goal_of
+from rso.data.cases import episode_seed, has_goal
 from rso.data.records import EvalCase
 from rso.runs.records import EpisodeRecord, episode_id
 
@@ -59,8 +54,7 @@ def run_episode(
     status: str = "ok"
     error: str | None = None
     try:
-        steps = episode_steps(context)
-        for step in run_graph(rollout_graph, graph_input, context, context.engine, steps):
+        for step in stream_episode(graph_input, context):
             values = step  # kept after each step: a failure still logs the turns played
     except Exception as exc:  # one episode's failure must not stop the batch
         status, error = "failed", f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,7 @@ a resume that retried failed episodes, ``failed.jsonl`` (their earlier failed re
 Episodes: episode ``i`` plays case ``i mod C`` (C usable cases, in file order or shuffled by the
 seed) with episode index ``i div C``, so asking for more episodes than cases cycles through them
 with new indices, and a longer run extends a shorter one with the same ids. Each episode's seed
-derives from the run seed, the case and the index (`graph.episode.episode_seed`), never from the
+derives from the run seed, the case and the index (`rso.data.cases.episode_seed`), never from the
 order in which threads finish, so a fast-mode run is reproducible at any concurrency.
 
 Resume: episodes finished "ok" are skipped, a torn last line is cut off, and a run whose manifest
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from graph.episode import RolloutContext
+from graph.episode_context import RolloutContext
 from policy.planners import registered_policy
 from rollouts.config import RolloutConfig
 from rollouts.manifest import build_manifest, check_run_directory, now, write_manifest

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.episode import EngineName
+from graph.episode_context import EngineName
 from rso.runs.records import EpisodeRecord
 
 

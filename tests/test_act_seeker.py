@@ -4,17 +4,17 @@ import time
 
 import pytest
 
-from agents.act_seeker import (
+from agents.act_seeker import ActSeeker
+from agents.seeker_acts import (
     ACT_SCORES,
     STRATEGY_EFFECT,
-    ActSeeker,
     RecommenderAct,
-    SeekerGoal,
-    SeekerProfile,
     act_rewards,
     act_score,
     effect_of,
 )
+from agents.seeker_goal import SeekerGoal
+from agents.seeker_profile import SeekerProfile
 from rso.data.records import BigFive, Movie, Persona
 from rso.strategies import STRATEGIES, STRATEGY_GROUP
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from agents.act_seeker import SeekerGoal
 from agents.judges import credibility, persuasiveness, rate_intention
+from agents.seeker_goal import SeekerGoal
 from graph.models import LLMSettings
 from rso.data.records import Movie, Persona
 from tests.fakes import ScriptedChatModel

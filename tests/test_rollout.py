@@ -9,10 +9,13 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from graph.context import Context
-from graph.episode import RolloutContext, RolloutError, find_case
+from graph.episode import rollout_graph
+from graph.episode_context import RolloutContext
+from graph.episode_nodes import RolloutError
 from rollouts.config import RolloutConfig
 from rollouts.plan import EpisodePlan, plan_episodes, run_episode
 from rollouts.runner import run_rollouts
+from rso.data.cases import UnknownCaseError, find_case
 from rso.data.eval_cases import load_eval_cases
 from rso.runs.directory import RunDirectoryError
 from rso.runs.records import read_episodes
@@ -59,7 +62,7 @@ def test_fast_run_writes_episodes_and_manifest(tmp_path: Path) -> None:
     assert manifest["status"] == "finished" and manifest["finished_at"]
     assert manifest["settings"]["planner"] == "uniform" and manifest["seed"] == 0
     assert manifest["settings_digest"] == episodes[0].settings_digest
-    assert manifest["engine"] == "direct"  # the fast mode's default engine
+    assert manifest["engine"] == "graph"  # the one engine, in the fast mode too
     assert "api_key" not in manifest["settings"]["context"]
     assert manifest["packages"]["langgraph"] and "commit" in manifest["git"]
     assert manifest["excluded_cases"]["case_ids"]  # inspired-test has cases without a genre
@@ -76,7 +79,7 @@ def test_same_seed_same_episodes_at_any_concurrency(tmp_path: Path) -> None:
     assert replies != {tuple(t.reply for t in e.turns) for e in other.episodes}
 
 
-def test_both_engines_play_the_same_episode() -> None:
+def test_the_retired_direct_engine_still_runs_and_is_recorded_as_graph(tmp_path: Path) -> None:
     context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=3)
     case = next(c for c in load_eval_cases("inspired-test") if c.target_genres)
     plan = EpisodePlan(case, 0)
@@ -84,6 +87,8 @@ def test_both_engines_play_the_same_episode() -> None:
     direct = run_episode(plan, RolloutContext(**{**context.__dict__, "engine": "direct"}), 5)
     assert graph.status == direct.status == "ok"
     assert graph.model_dump() == direct.model_dump()
+    summary = run_rollouts(fast_config(tmp_path / "run", engine="direct"), progress=False)
+    assert summary.engine == "graph" and summary.failed == 0
 
 
 def test_more_episodes_than_cases_cycle_with_new_indices() -> None:
@@ -112,8 +117,10 @@ def test_existing_run_needs_resume_and_same_settings(tmp_path: Path) -> None:
 
 
 def test_unknown_case_is_a_clear_error() -> None:
-    with pytest.raises(RolloutError, match="unknown case id 'inspired:nope'"):
+    with pytest.raises(UnknownCaseError, match="unknown case id 'inspired:nope'"):
         find_case("inspired:nope")
+    with pytest.raises(RolloutError, match="unknown case id 'inspired:nope'"):
+        rollout_graph.invoke({"case_id": "inspired:nope"}, context=RolloutContext())
 
 
 def _flaky_model(fail_on: set[int]) -> ScriptedChatModel:

@@ -1,4 +1,4 @@
-"""The rollout graph: topology, input, settings, and one episode stepped through its nodes."""
+"""The episode graph: topology, the recommender as its subgraph, settings, one episode played."""
 
 from __future__ import annotations
 
@@ -8,22 +8,20 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
+from graph.builder import build_graph
 from graph.context import Context, ContextError
-from graph.episode import (
-    JUDGE_TURN,
-    RECOMMEND,
-    SIMULATE_SEEKER,
-    START_EPISODE,
-    RolloutContext,
-    build_rollout_graph,
-    rollout_context_from,
-    rollout_graph,
-    stream_direct,
-)
+from graph.episode import build_rollout_graph, rollout_graph, stream_episode
+from graph.episode_context import RolloutContext, rollout_context_from
+from graph.episode_nodes import JUDGE_TURN, RECOMMEND, SIMULATE_SEEKER, START_EPISODE
 from graph.graph import graph as recommender
+from graph.routing import ACTOR_NODES, PLAN_STRATEGY, START_TURN
 from rso.data.eval_cases import load_eval_cases
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def first_case_id() -> str:
+    return next(c for c in load_eval_cases("inspired-test") if c.target_genres).case_id
 
 
 def test_topology_loops_until_the_judge_ends_it() -> None:
@@ -51,34 +49,63 @@ def test_topology_loops_until_the_judge_ends_it() -> None:
         "seed",
     }
     assert rollout_graph.checkpointer is None  # served by `langgraph dev` as is
-    assert build_rollout_graph() is not rollout_graph
+
+
+def test_the_recommender_graph_is_a_subgraph_of_the_recommend_node() -> None:
+    subgraphs = dict(rollout_graph.get_subgraphs())
+    assert list(subgraphs) == [RECOMMEND]
+    assert set(subgraphs[RECOMMEND].get_graph().nodes) == set(recommender.get_graph().nodes)
+    # Studio draws the recommender inside the node (xray) ...
+    drawn = set(rollout_graph.get_graph(xray=True).nodes)
+    inner = {f"{RECOMMEND}:{name}" for name in (START_TURN, PLAN_STRATEGY, *ACTOR_NODES)}
+    assert inner <= drawn
+    # ... and the graph built around a given recommender runs that one.
+    mine = build_graph()
+    assert dict(build_rollout_graph(mine).get_subgraphs())[RECOMMEND] is mine
+
+
+def test_streaming_with_subgraphs_steps_into_each_recommender_turn() -> None:
+    context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=2)
+    inner: list[str] = []
+    outer: list[str] = []
+    for namespace, update in rollout_graph.stream(
+        {"case_id": first_case_id()}, context=context, stream_mode="updates", subgraphs=True
+    ):
+        if namespace:
+            assert namespace[0].startswith(f"{RECOMMEND}:")
+            inner.extend(update)
+        else:
+            outer.extend(update)
+    turns = outer.count(JUDGE_TURN)
+    assert inner.count(START_TURN) == inner.count(PLAN_STRATEGY) == turns >= 1
 
 
 def test_an_episode_runs_from_a_case_id_alone() -> None:
-    case = next(c for c in load_eval_cases("inspired-test") if c.target_genres)
+    case_id = first_case_id()
     context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=3)
     nodes = []
     for update in rollout_graph.stream(
-        {"case_id": case.case_id}, context=context, stream_mode="updates"
+        {"case_id": case_id}, context=context, stream_mode="updates"
     ):
         nodes.extend(update)
     turns = nodes.count(JUDGE_TURN)
     assert nodes == [START_EPISODE, *[RECOMMEND, SIMULATE_SEEKER, JUDGE_TURN] * turns]
-    out = rollout_graph.invoke({"case_id": case.case_id}, context=context)
+    out = rollout_graph.invoke({"case_id": case_id}, context=context)
     assert 1 <= len(out["turns"]) <= 3 and out["done"]
     assert out["rewards"] == [t.reward for t in out["turns"]]
     messages = out["messages"]
     assert isinstance(messages[0], HumanMessage) and messages[0].content == "Hello."
     assert [type(m) for m in messages[1:]] == [AIMessage, HumanMessage] * len(out["turns"])
+    assert [m.content for m in messages[1::2]] == [t.reply for t in out["turns"]]
+    steps = list(stream_episode({"case_id": case_id}, context))
+    assert steps[-1]["turns"] == out["turns"]  # the same episode, step by step
 
 
-def test_the_direct_engine_follows_the_recommender_graph() -> None:
-    context = Context(experts="rule")
-    steps = list(stream_direct(recommender, {"messages": [HumanMessage("Hello.")]}, context))
-    final = steps[-1]
-    compiled = recommender.invoke({"messages": [HumanMessage("Hello.")]}, context=context)
-    assert final["reply"] == compiled["reply"] and final["strategy"] == compiled["strategy"]
-    assert len(steps) == 5  # start, reasoner, retriever, planner, one Actor branch
+def test_the_retired_direct_engine_is_accepted_and_runs_the_graph() -> None:
+    assert RolloutContext(engine="direct").engine == "graph"
+    assert RolloutContext(engine="graph").engine == "graph"
+    with pytest.raises(ContextError, match="engine must be one of graph, direct"):
+        RolloutContext(engine="loop")  # type: ignore[arg-type]
 
 
 def test_context_sent_as_json_is_read_and_checked() -> None:

@@ -1,20 +1,18 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from agents.rule_experts import (
-    EXPERTS,
+from agents.rule_experts import EXPERTS, current_movie, dialogue_of
+from agents.rule_preferences import (
     Preferences,
     Vocabulary,
-    choose_movie,
-    compose_reply,
     extract_preferences,
-    fact_sentence,
     find_genres,
     find_people,
-    rank_movies,
-    summarize_preferences,
 )
+from agents.rule_ranking import choose_movie, rank_movies
+from agents.rule_replies import compose_reply, fact_sentence, summarize_preferences
 from graph.experts import ExpertSet
 from prompts.rule_templates import GENERIC_QUESTION_FIRST, QUESTION_FIRST, WITH_MOVIE
 from rso.data.records import Movie
@@ -149,7 +147,7 @@ def test_registered_expert_set() -> None:
 
 @pytest.mark.slow
 def test_vocabulary_of_the_real_knowledge_base() -> None:
-    from agents.rule_experts import default_vocabulary
+    from agents.rule_preferences import default_vocabulary
 
     vocab = default_vocabulary()
     assert {"action", "comedy", "sci-fi"} <= vocab.genres
@@ -178,3 +176,64 @@ def test_without_the_reasoner_retriever_and_actor_see_only_the_last_two_messages
     # Stated within the window, it is.
     recent = state("Hello.", "Hi, what are you in the mood for?", "Something scary, like horror.")
     assert retrieve_facts_node(recent, ablated)["chosen_movie"] is not None
+
+
+def test_what_earlier_replies_recommended_comes_from_the_state_history() -> None:
+    messages = [
+        HumanMessage("Hi, I like action."),
+        AIMessage("What else do you like?"),
+        HumanMessage("Robert De Niro."),
+        SystemMessage("not part of the dialogue"),
+        AIMessage("You might like Ronin (1998)."),
+        HumanMessage("Ronin is not for me."),
+    ]
+    # The history holds the last reply's list only: the earlier reply recommended nothing known.
+    read = dialogue_of(messages, [["m2"]])
+    assert read[3] is None
+    assert [r[2] if r else None for r in read] == [(), (), (), None, ("m2",), ()]
+    assert current_movie(read) == "m2"
+    turns = [r for r in read if r is not None]
+    assert extract_preferences(turns, VOCAB, MOVIES).rejected == ("m2",)
+    # Without the history nothing was recommended, so nothing is rejected.
+    assert current_movie(dialogue_of(messages, [])) is None
+    assert dialogue_of(messages, [[], ["m2"]]) == read
+
+
+@pytest.mark.slow
+def test_a_rejected_recommendation_is_never_offered_again() -> None:
+    from agents.rule_experts import retrieve_facts_node
+    from rso.data.movies import movies_by_id
+    from tests.test_graph_fixtures import runtime, state
+
+    first = retrieve_facts_node(state("I love horror movies."), runtime(experts="rule"))
+    chosen = first["chosen_movie"]
+    assert chosen is not None
+    title = movies_by_id()[chosen].title
+    dialogue = state(
+        "I love horror movies.",
+        f"You might like {title}.",
+        f"{title} is not for me. Something else?",
+        recommended_history=[[chosen]],
+    )
+    again = retrieve_facts_node(dialogue, runtime(experts="rule"))
+    assert again["chosen_movie"] not in (None, chosen)
+    assert chosen not in [kb_id for kb_id, _ in again["retrieved"]]
+
+
+@pytest.mark.slow
+def test_a_session_keeps_what_each_reply_recommended() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.builder import build_graph
+    from tests.test_graph_fixtures import runtime
+
+    session = build_graph(InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    context = runtime(experts="rule").context
+    outputs = [
+        session.invoke({"messages": [HumanMessage(text)]}, config, context=context)
+        for text in ("Hello.", "I love horror movies.", "Tell me more.")
+    ]
+    history = session.get_state(config).values["recommended_history"]
+    assert history == [out["recommended"] for out in outputs]
+    assert history[0] == [] and history[-1]  # nothing known at first, a horror movie later

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from agents.act_seeker import SeekerGoal
 from agents.seeker import (
     LEAK_THRESHOLD,
     goal_from_case,
@@ -12,6 +11,7 @@ from agents.seeker import (
     seeker_reply,
     sentence_leaks,
 )
+from agents.seeker_goal import SeekerGoal
 from graph.models import LLMSettings
 from prompts.seeker import SAFE_REPLY
 from rso.data.records import BigFive, EvalCase, Movie, Persona

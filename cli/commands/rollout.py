@@ -82,7 +82,8 @@ def rollout(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="graph (LangGraph) or direct (plain loop); default: direct in fast mode."
+            help="Accepted for compatibility and ignored: every episode runs through the "
+            "compiled LangGraph graphs (graph; direct is read as graph)."
         ),
     ] = None,
     shuffle_cases: Annotated[
@@ -105,6 +106,10 @@ def rollout(
     from rollouts.runner import run_rollouts
     from rso.runs.directory import RunDirectoryError
 
+    if engine == "direct":
+        typer.echo(
+            "note: --engine direct is ignored: episodes run through the compiled graphs", err=True
+        )
     try:
         overrides = _parse_settings(set_ or [])
     except ContextError as exc:
