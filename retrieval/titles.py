@@ -1,132 +1,45 @@
 """Link movie mentions ("Police Academy (1984)", "the dark knight") and titles in text to kb ids.
 
-Titles are compared as normalised word sequences: case, accents and punctuation are ignored, "&"
-reads "and", a leading article ("The", "A", "An"; also the "Matrix, The" form) is optional, and
-Roman numerals after the first word read as numbers ("Part II" = "Part 2"). A year in parentheses
+Titles are compared as normalised word sequences (`retrieval.title_text`). A year in parentheses
 picks between remakes. Exact matches win over fuzzy ones; fuzzy matching never crosses a
 different number ("Toy Story 2" is not "Toy Story 3").
 
-When several movies share a title and no year says which, the most prominent one wins: ReDial
-mention counts when available, then MovieLens tag coverage, INSPIRED presence, plot, and cast.
+When several movies share a title and no year says which, the most prominent one wins: mentions
+in the processed ReDial training dialogs when available, then MovieLens tag coverage, INSPIRED
+presence, plot, and cast.
 """
 
 from __future__ import annotations
 
 import bisect
-import csv
 import logging
-import re
-import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
 from rapidfuzz import fuzz, process
 
-from rso.data.jsonl import DataFormatError
-from rso.data.records import Movie
+from retrieval.title_text import (
+    BARE_YEAR,
+    WEAK_LENGTH,
+    YEAR_AFTER,
+    Key,
+    Pattern,
+    Token,
+    has_article,
+    reads_as_title,
+    split_year,
+    text_tokens,
+    title_digits,
+    title_key,
+)
+from rso.data.records import Movie, RedialDialog
 
 logger = logging.getLogger(__name__)
 
-#: ReDial's movie list with mention counts, relative to the raw data directory.
-REDIAL_MENTIONS: Final = Path("redial") / "original" / "movies_with_mentions.csv"
-
-_ARTICLES: Final = frozenset({"the", "a", "an"})
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
-_YEAR_SUFFIX = re.compile(r"^(?P<title>.*?)\s*[(\[]\s*(?P<year>\d{4})\s*[)\]]\s*$", re.DOTALL)
-_YEAR_AFTER = re.compile(r"\s*[(\[]\s*(\d{4})\s*[)\]]")
-_BARE_YEAR = re.compile(r"(18[89]\d|19\d\d|20[0-3]\d)")
-_TRAILING_ARTICLE = re.compile(r"^(?P<body>.+),\s*(?P<article>the|a|an)$", re.IGNORECASE)
-_ROMAN: Final = {
-    "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
-    "x": "10", "xi": "11", "xii": "12",
-}  # fmt: skip
-_OPENING_QUOTES: Final = "\"'“‘*_«"
-_CLOSING_QUOTES: Final = "\"'”’*_»"
-_SENTENCE_END: Final = ".!?\n:;"
-#: Single-word titles this short are ordinary words too often ("It", "Up", "Her", "Go", "9").
-_WEAK_LENGTH: Final = 3
 #: Fuzzy matching is only tried for titles at least this long (normalised characters).
 _FUZZY_MIN_CHARS: Final = 5
-
-Key = tuple[str, ...]
-
-
-def _fold(word: str) -> str:
-    """Lower-case, strip accents and apostrophes; "&" reads "and"."""
-    if word == "&":
-        return "and"
-    decomposed = unicodedata.normalize("NFKD", word)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain.casefold().replace("'", "").replace("’", "")
-
-
-def split_year(mention: str) -> tuple[str, int | None]:
-    """Split ``"Heat (1995)"`` into ``("Heat", 1995)``; no year in parentheses gives None."""
-    found = _YEAR_SUFFIX.match(mention.strip())
-    if found and found.group("title").strip():
-        return found.group("title").strip(), int(found.group("year"))
-    return mention.strip(), None
-
-
-def _title_words(title: str) -> list[str]:
-    text = title.strip()
-    moved = _TRAILING_ARTICLE.match(text)
-    if moved:
-        text = f"{moved.group('article')} {moved.group('body')}"
-    words = [w for w in (_fold(w) for w in _WORD.findall(text)) if w]
-    # Numerals only after the first word, where they are ordinals ("V for Vendetta" keeps its V).
-    return [words[0], *(_ROMAN.get(w, w) for w in words[1:])] if words else []
-
-
-def _has_article(title: str) -> bool:
-    words = _title_words(title)
-    return len(words) > 1 and words[0] in _ARTICLES
-
-
-def title_key(title: str) -> Key:
-    """Normalised word sequence of a title, without a leading (or trailing ", The") article."""
-    words = _title_words(title)
-    return tuple(words[1:] if len(words) > 1 and words[0] in _ARTICLES else words)
-
-
-def _digits(key: Key) -> frozenset[str]:
-    return frozenset(w for w in key if w.isdigit())
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    """A word sequence that names some movies when it appears in text."""
-
-    words: Key
-    kb_ids: tuple[str, ...]
-    #: Each word must be capitalised as a title would be in running text.
-    title_case: bool
-    #: An ordinary word: needs a year, quotes, or (among candidates) a mid-sentence capital.
-    weak: bool
-    #: Every title behind it starts with an article, which a one-word remainder must keep
-    #: ("The Help", not "Help me").
-    needs_article: bool
-
-
-@dataclass(frozen=True)
-class _Token:
-    word: str
-    start: int
-    end: int
-    raw: str
-
-
-def _tokens(text: str) -> list[_Token]:
-    out = []
-    for found in _WORD.finditer(text):
-        word = _fold(found.group())
-        if word:
-            out.append(_Token(word, found.start(), found.end(), found.group()))
-    return out
 
 
 class TitleMatcher:
@@ -175,7 +88,7 @@ class TitleMatcher:
                 untitled += 1
                 continue
             self._keys[kb_id] = key
-            self._articled[kb_id, key] = _has_article(movie.title)
+            self._articled[kb_id, key] = has_article(movie.title)
             exact[key].append(kb_id)
             compact["".join(key)].append(kb_id)
             if ":" in movie.title:
@@ -183,7 +96,7 @@ class TitleMatcher:
                 if head and head != key:
                     main[head].append(kb_id)
                     self._main_keys[kb_id] = head
-                    self._articled[kb_id, head] = _has_article(movie.title.split(":", 1)[0])
+                    self._articled[kb_id, head] = has_article(movie.title.split(":", 1)[0])
         if untitled:
             # Not an input error: a few KB records have no title, so only retrieval can find them.
             logger.info("%d movies have no title and cannot be matched by name", untitled)
@@ -213,7 +126,7 @@ class TitleMatcher:
             return None
         allowed = self._check_candidates(candidates)
         readings = [(key, year)]
-        if year is None and len(key) > 1 and _BARE_YEAR.fullmatch(key[-1]):
+        if year is None and len(key) > 1 and BARE_YEAR.fullmatch(key[-1]):
             # "Police Academy 1984": a trailing year without parentheses, unless the title has it.
             readings.append((key[:-1], int(key[-1])))
         for reading, reading_year in readings:
@@ -280,7 +193,7 @@ class TitleMatcher:
         )
         for _, _, position in ranked:
             candidate_key = choice_keys[position]
-            if _digits(candidate_key) != _digits(key):
+            if title_digits(candidate_key) != title_digits(key):
                 continue
             picked = self._pick(self._exact[candidate_key], year, allowed)
             if picked:
@@ -300,7 +213,7 @@ class TitleMatcher:
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
         allowed = self._check_candidates(candidates)
-        tokens = _tokens(text)
+        tokens = text_tokens(text)
         if allowed is None:
             patterns = self._patterns
         else:
@@ -319,10 +232,10 @@ class TitleMatcher:
                 window = tokens[position : position + size]
                 if tuple(t.word for t in window) != pattern.words:
                     continue
-                year_match = _YEAR_AFTER.match(text, window[-1].end)
+                year_match = YEAR_AFTER.match(text, window[-1].end)
                 year = int(year_match.group(1)) if year_match else None
                 previous = tokens[position - 1] if position else None
-                if not _reads_as_title(pattern, text, window, previous, year, allowed is not None):
+                if not reads_as_title(pattern, text, window, previous, year, allowed is not None):
                     continue
                 picked = self._pick(pattern.kb_ids, year, allowed)
                 if picked is None:
@@ -342,16 +255,16 @@ class TitleMatcher:
 
     def _build_patterns(
         self, groups: Iterable[tuple[Key, Sequence[str]]]
-    ) -> dict[str, list[_Pattern]]:
-        by_first: dict[str, list[_Pattern]] = defaultdict(list)
+    ) -> dict[str, list[Pattern]]:
+        by_first: dict[str, list[Pattern]] = defaultdict(list)
         for key, kb_ids in groups:
             single = len(key) == 1
             by_first[key[0]].append(
-                _Pattern(
+                Pattern(
                     words=key,
                     kb_ids=tuple(kb_ids),
                     title_case=len(key) <= 2,
-                    weak=single and (len(key[0]) <= _WEAK_LENGTH or key[0].isdigit()),
+                    weak=single and (len(key[0]) <= WEAK_LENGTH or key[0].isdigit()),
                     needs_article=single
                     and all(self._articled.get((kb_id, key), False) for kb_id in kb_ids),
                 )
@@ -361,7 +274,7 @@ class TitleMatcher:
         return dict(by_first)
 
     def _fuzzy_in_text(
-        self, tokens: list[_Token], candidates: Sequence[str]
+        self, tokens: list[Token], candidates: Sequence[str]
     ) -> list[tuple[int, str]]:
         """Candidates whose long titles appear slightly misspelt ("Sorcerers Stone")."""
         if not tokens or not candidates:
@@ -377,7 +290,7 @@ class TitleMatcher:
         out = []
         for kb_id in candidates:
             key = self._keys.get(kb_id)
-            if not key or len(key) < 3 or not _digits(key) <= present:
+            if not key or len(key) < 3 or not title_digits(key) <= present:
                 continue
             query = " ".join(key)
             alignment = fuzz.partial_ratio_alignment(
@@ -390,82 +303,26 @@ class TitleMatcher:
         return out
 
 
-def _reads_as_title(
-    pattern: _Pattern,
-    text: str,
-    window: list[_Token],
-    previous: _Token | None,
-    year: int | None,
-    lenient: bool,
-) -> bool:
-    """Whether a word-level hit reads as a title here rather than as ordinary words."""
-    if year is not None:
-        return True
-    before = text[: window[0].start].rstrip()
-    after = text[window[-1].end :].lstrip()
-    if before and after and before[-1] in _OPENING_QUOTES and after[0] in _CLOSING_QUOTES:
-        return True
-    if pattern.title_case and not all(t.raw[0].isupper() or not t.raw[0].isalpha() for t in window):
-        return False
-    if len(pattern.words) > 1:
-        return True
-    if pattern.needs_article:
-        # "The Thing", "The Help": the article before the capital word marks the title.
-        return previous is not None and previous.word in _ARTICLES and previous.end == len(before)
-    sentence_start = not before or before[-1] in _SENTENCE_END
-    if pattern.weak:
-        # "It was great" vs "I loved It": only a mid-sentence capital counts, among candidates.
-        return lenient and not sentence_start
-    # Any sentence starts with a capital; in the whole catalogue that is no evidence of a title.
-    return lenient or not sentence_start
-
-
-def load_redial_mention_counts(path: Path) -> dict[str, int]:
-    """ReDial movie id -> number of dialog mentions, from ``movies_with_mentions.csv``."""
-    counts: dict[str, int] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != [
-            "movieId",
-            "movieName",
-            "nbMentions",
-        ]:
-            raise DataFormatError(path, 1, "expected header movieId,movieName,nbMentions")
-        for row in reader:
-            line = reader.line_num
-            if not row:
-                continue
-            if len(row) < 3:
-                raise DataFormatError(path, line, f"expected 3 columns, got {len(row)}")
-            try:
-                counts[row[0].strip()] = int(row[2])
-            except ValueError:
-                reason = f"nbMentions {row[2]!r} is not an integer"
-                raise DataFormatError(path, line, reason) from None
-    return counts
-
-
-def redial_popularity(movies: Iterable[Movie], raw_dir: Path | None = None) -> dict[str, float]:
-    """kb_id -> ReDial mention count for movies linked to ReDial; empty if the file is absent."""
-    from rso.paths import raw_data_dir
-
-    path = (raw_dir or raw_data_dir()) / REDIAL_MENTIONS
-    if not path.is_file():
-        logger.info("no %s; same-title movies are ranked without mention counts", path)
-        return {}
-    counts = load_redial_mention_counts(path)
+def redial_prominence(movies: Iterable[Movie], dialogs: Iterable[RedialDialog]) -> dict[str, float]:
+    """kb_id -> number of the given ReDial dialogs that mention the movie (linked movies only)."""
+    mentioned = Counter(movie_id for dialog in dialogs for movie_id in dialog.movie_mentions)
     return {
-        m.kb_id: float(counts[m.redial_movie_id])
+        m.kb_id: float(mentioned[m.redial_movie_id])
         for m in movies
-        if m.redial_movie_id and m.redial_movie_id in counts
+        if m.redial_movie_id and mentioned[m.redial_movie_id]
     }
 
 
 @lru_cache(maxsize=1)
 def get_title_matcher() -> TitleMatcher:
-    """Return the shared matcher over the default knowledge base (ReDial counts break ties)."""
-    from rso.data.movies import load_movies
+    """Return the shared matcher over the default knowledge base, from processed data only.
 
-    movies = load_movies()
-    return TitleMatcher(movies, redial_popularity(movies))
+    Ties between equal titles break on mentions in the processed ReDial dialogs (iEvaLM's
+    held-out training dialogs): never the mention counts of all ReDial, which include its test
+    split.
+    """
+    from rso.data.movies import load_movies
+    from rso.data.redial import load_redial_dialogs
+
+    movies = load_movies(source="processed")
+    return TitleMatcher(movies, redial_prominence(movies, load_redial_dialogs(source="processed")))

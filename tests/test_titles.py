@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.titles import (
-    TitleMatcher,
-    get_title_matcher,
-    load_redial_mention_counts,
-    split_year,
-    title_key,
-)
-from rso.data.jsonl import DataFormatError
-from rso.data.records import Movie
+from retrieval.title_text import split_year, title_key
+from retrieval.titles import TitleMatcher, get_title_matcher, redial_prominence
+from rso.data.records import Movie, RedialDialog, RedialMessage
 
 CATALOGUE = [
     ("police", "Police Academy", 1984),
@@ -177,18 +171,22 @@ def test_duplicate_kb_ids_are_rejected() -> None:
         TitleMatcher([movie, movie])
 
 
-def test_mention_counts_file_errors_name_the_line(tmp_path: Path) -> None:
-    good = tmp_path / "good.csv"
-    good.write_text("movieId,movieName,nbMentions\n1,Heat (1995),7\n2,It (2017),896\n")
-    assert load_redial_mention_counts(good) == {"1": 7, "2": 896}
-    bad = tmp_path / "bad.csv"
-    bad.write_text("movieId,movieName,nbMentions\n1,Heat (1995),7\n2,It (2017),many\n")
-    with pytest.raises(DataFormatError, match=r"bad.csv:3: nbMentions 'many'"):
-        load_redial_mention_counts(bad)
-    headless = tmp_path / "headless.csv"
-    headless.write_text("1,Heat,7\n")
-    with pytest.raises(DataFormatError, match="headless.csv:1"):
-        load_redial_mention_counts(headless)
+def test_prominence_counts_the_dialogs_that_mention_a_movie() -> None:
+    movies = [
+        Movie(kb_id="redial:1", title="Heat", doc="Heat", redial_movie_id="1"),
+        Movie(kb_id="redial:2", title="It", doc="It", redial_movie_id="2"),
+        Movie(kb_id="redial:3", title="Up", doc="Up", redial_movie_id="3"),
+        Movie(kb_id="inspired:x", title="X", doc="X"),
+    ]
+    message = RedialMessage(speaker="SEEKER", text="hi")
+
+    def dialog(dialog_id: str, *movie_ids: str) -> RedialDialog:
+        mentions = {movie_id: f"movie {movie_id}" for movie_id in movie_ids}
+        return RedialDialog(dialog_id=dialog_id, messages=[message], movie_mentions=mentions)
+
+    dialogs = [dialog("a", "1", "2"), dialog("b", "2"), dialog("c", "2", "9")]
+    # Unmentioned and unlinked movies get no weight; an unknown id (9) is ignored.
+    assert redial_prominence(movies, dialogs) == {"redial:1": 1.0, "redial:2": 3.0}
 
 
 # --- the real knowledge base ---------------------------------------------------------------------
@@ -205,7 +203,9 @@ def kb_matcher() -> TitleMatcher:
         ("Police Academy (1984)", "redial:151656"),
         ("It", "redial:187028"),
         ("It (1990)", "redial:204794"),
-        ("The Mummy", "redial:85662"),  # the 2017 one: most mentioned in ReDial
+        # 1999 and 2017 tie at two mentions in the training dialogs; the earlier record wins.
+        ("The Mummy", "redial:149348"),
+        ("The Mummy (2017)", "redial:85662"),
         ("The Mummy (1999)", "redial:149348"),  # of two 1999 records, the more mentioned
         ("the mummy (1932)", "redial:191286"),
         ("Halloween (2018)", "inspired:Halloween (2018)"),
