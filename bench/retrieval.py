@@ -106,9 +106,9 @@ def _torch_threads() -> int:
 
 
 def _faiss_threads() -> int:
-    from retrieval.index import _search_threads
+    from retrieval.faiss_runtime import search_threads
 
-    return _search_threads()
+    return search_threads()
 
 
 def main() -> None:
@@ -171,7 +171,7 @@ def main() -> None:
 
     queries = make_queries(movies, args.queries, args.seed)
     vectors = embedder.embed(queries)
-    matrix = index._index.reconstruct_n(0, len(index))  # the indexed vectors, for numpy
+    matrix = index.document_vectors()  # the indexed vectors, for numpy
     k, batch = args.k, args.batch
 
     # Same answers? (ties aside, FAISS and numpy must agree on the top k.)

@@ -57,6 +57,16 @@ class TextEmbedder(Protocol):
         ...
 
     @property
+    def weights_id(self) -> str:
+        """The model alone, whatever its precision: equal ids embed alike up to rounding."""
+        ...
+
+    @property
+    def precision(self) -> str:
+        """The precision the vectors are computed in ("float32", "bfloat16")."""
+        ...
+
+    @property
     def dimension(self) -> int:
         """Length of each embedding vector."""
         ...
@@ -202,9 +212,14 @@ class SentenceEmbedder:
         return digest.hexdigest()
 
     @property
+    def weights_id(self) -> str:
+        """``name@sha256:<digest prefix>``: the model without its precision."""
+        return f"{self.model_name}@sha256:{self.weights_digest[:16]}"
+
+    @property
     def model_id(self) -> str:
         """``name@sha256:<digest prefix>/<precision>``: changes when the vectors would."""
-        return f"{self.model_name}@sha256:{self.weights_digest[:16]}/{self.precision}"
+        return f"{self.weights_id}/{self.precision}"
 
     @cached_property
     def dimension(self) -> int:

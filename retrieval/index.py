@@ -3,29 +3,36 @@
 Every movie's ``doc`` is embedded (unit vectors) into an exact inner-product index, so scores are
 cosine similarities. On disk an index is two files: ``movies.faiss`` (written by
 ``faiss.write_index``, never pickled) and ``movies.meta.json``, a sidecar with the kb ids and titles
-in row order, the embedding model id, the knowledge-base fingerprint and a checksum of the index
-file. Loading checks all of them: a stale or corrupt index is rebuilt, never silently used.
+in row order, the embedding model id, the knowledge-base fingerprint, where the document vectors
+came from and a checksum of the index file. Loading checks all of them: a stale or corrupt index
+is rebuilt, never silently used. A rebuild takes the shipped document vectors
+(`retrieval.doc_vectors`) when they match the knowledge base and model, else embeds every doc.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 
+from retrieval.doc_vectors import (
+    SHIPPED,
+    DocumentVectors,
+    ShippedVectorsUnusable,
+    default_vectors_dir,
+    read_shipped_vectors,
+)
 from retrieval.embedding import TextEmbedder, get_embedder
-from rso import env
+from retrieval.faiss_runtime import import_faiss, omp_threads, search_threads
+from retrieval.fingerprint import FORMAT_VERSION, file_sha256, index_stamp, kb_fingerprint
 from rso.data.records import Movie
 from rso.paths import cache_dir
 
@@ -36,12 +43,6 @@ logger = logging.getLogger(__name__)
 
 INDEX_FILE: Final = "movies.faiss"
 META_FILE: Final = "movies.meta.json"
-#: Bumped whenever the on-disk layout or what is embedded changes; old caches then rebuild.
-FORMAT_VERSION: Final = 1
-#: Environment variable setting FAISS's OpenMP threads for searches (default 1).
-THREADS_ENV: Final = env.FAISS_THREADS.name
-
-_faiss_configured = threading.Event()
 
 #: Why a saved index cannot be used.
 LoadFailure = Literal["missing", "stale", "corrupt"]
@@ -67,87 +68,6 @@ class SearchHit:
     rank: int
 
 
-def _import_faiss() -> Any:
-    """Import FAISS and tune it once per process for small exact indexes."""
-    import faiss
-
-    if not _faiss_configured.is_set():
-        # Score batches of 20+ queries with one matrix product (BLAS) rather than a per-query
-        # scan: about 4x faster for a batch of 64 here. (This FAISS build defaults to 128000
-        # queries before it switches.)
-        faiss.cvar.distance_compute_blas_threshold = 20
-        _faiss_configured.set()
-    return faiss
-
-
-def _search_threads(n_queries: int = 1) -> int:
-    """Return the OpenMP threads of a search: ``$RSO_FAISS_THREADS``, else 1 or all cores.
-
-    One thread for a single query: it takes well under a millisecond, and on a 2-core machine
-    shared with the embedding model and the LLM server, OpenMP workers spinning for the second
-    core cost more than they gain. A batch is one matrix product plus per-query top-k selection,
-    which both parallelise: with one thread it ran at half the speed of numpy's threaded BLAS
-    (see bench/RESULTS.md).
-    """
-    raw = os.environ.get(THREADS_ENV)
-    if not raw:
-        return 1 if n_queries <= 1 else max(1, os.cpu_count() or 1)
-    try:
-        return max(1, int(raw))
-    except ValueError:
-        raise ValueError(f"{THREADS_ENV}={raw!r} is not an integer") from None
-
-
-@contextmanager
-def _omp_threads(faiss: Any, threads: int) -> Iterator[None]:
-    """Run FAISS with ``threads`` OpenMP threads, then restore the previous setting.
-
-    The setting is per calling thread but shared with torch when both use one OpenMP runtime,
-    so leaving it changed would also slow the embedding model down.
-    """
-    previous = faiss.omp_get_max_threads()
-    if previous == threads:
-        yield
-        return
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def kb_fingerprint(movies: Sequence[Movie]) -> str:
-    """SHA-256 over what the index stores per row, in row order: kb id, title and embedded doc."""
-    parts: list[bytes] = []
-    for movie in movies:
-        # Length-prefixed fields so that no two different knowledge bases hash alike.
-        for value in (movie.kb_id, movie.title, movie.doc):
-            data = value.encode("utf-8")
-            parts.append(len(data).to_bytes(8, "little"))
-            parts.append(data)
-    return hashlib.sha256(b"".join(parts)).hexdigest()
-
-
-def index_fingerprint(movies: Sequence[Movie], embedder: TextEmbedder) -> str:
-    """Stamp an index: format version, knowledge base, embedding model and dimension."""
-    return _stamp(kb_fingerprint(movies), embedder)
-
-
-def _stamp(kb_digest: str, embedder: TextEmbedder) -> str:
-    stamp = {
-        "format": FORMAT_VERSION,
-        "kb": kb_digest,
-        "model": embedder.model_id,
-        "dimension": embedder.dimension,
-    }
-    return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 class MovieIndex:
     """Exact cosine search over movie descriptions (FAISS ``IndexFlatIP`` on unit vectors)."""
 
@@ -160,6 +80,7 @@ class MovieIndex:
         fingerprint: str,
         kb_digest: str,
         embedder: TextEmbedder,
+        documents: DocumentVectors,
     ) -> None:
         """Wrap a filled FAISS index whose row i is movie ``kb_ids[i]``."""
         if faiss_index.ntotal != len(kb_ids) or len(kb_ids) != len(titles):
@@ -177,6 +98,7 @@ class MovieIndex:
         self.fingerprint = fingerprint
         self.kb_digest = kb_digest
         self.embedder = embedder
+        self.documents = documents
 
     def __len__(self) -> int:
         """Return the number of indexed movies."""
@@ -192,41 +114,68 @@ class MovieIndex:
     @classmethod
     def build(cls, movies: Sequence[Movie], embedder: TextEmbedder) -> MovieIndex:
         """Embed every movie's ``doc`` and index the vectors."""
-        if not movies:
-            raise ValueError("cannot build an index over an empty knowledge base")
-        ids = [m.kb_id for m in movies]
-        if len(set(ids)) != len(ids):
-            duplicate = next(i for i in ids if ids.count(i) > 1)
-            raise ValueError(f"duplicate kb_id {duplicate!r} in the knowledge base")
-        faiss = _import_faiss()
+        _check_movies(movies)
         started = time.perf_counter()
         vectors = embedder.embed([m.doc for m in movies])
-        if vectors.shape != (len(movies), embedder.dimension):
-            raise ValueError(
-                f"embedder returned shape {vectors.shape}, expected "
-                f"{(len(movies), embedder.dimension)}"
-            )
-        index = faiss.IndexFlatIP(embedder.dimension)
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         logger.info(
-            "indexed %d movies in %.1f s (%s)",
+            "embedded %d movies in %.1f s (%s)",
             len(movies),
             time.perf_counter() - started,
             embedder.model_id,
         )
+        embedded = DocumentVectors("embedded", embedder.precision)
+        return cls.from_vectors(movies, embedder, vectors, embedded)
+
+    @classmethod
+    def from_vectors(
+        cls,
+        movies: Sequence[Movie],
+        embedder: TextEmbedder,
+        vectors: np.ndarray,
+        documents: DocumentVectors,
+    ) -> MovieIndex:
+        """Index ready unit vectors, row i for ``movies[i]``, that came from ``documents``."""
+        _check_movies(movies)
+        if vectors.shape != (len(movies), embedder.dimension):
+            raise ValueError(
+                f"got vectors of shape {vectors.shape}, expected "
+                f"{(len(movies), embedder.dimension)}"
+            )
+        index = import_faiss().IndexFlatIP(embedder.dimension)
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         kb_digest = kb_fingerprint(movies)
         return cls(
             index,
-            ids,
+            [m.kb_id for m in movies],
             [m.title for m in movies],
-            fingerprint=_stamp(kb_digest, embedder),
+            fingerprint=index_stamp(kb_digest, embedder),
             kb_digest=kb_digest,
             embedder=embedder,
+            documents=documents,
         )
+
+    @classmethod
+    def create(
+        cls, movies: Sequence[Movie], embedder: TextEmbedder, shipped: Path | None = None
+    ) -> MovieIndex:
+        """Index the shipped document vectors if they match, else embed every doc (logs why)."""
+        directory = shipped or default_vectors_dir()
+        try:
+            vectors = read_shipped_vectors(directory, movies, embedder)
+        except ShippedVectorsUnusable as exc:
+            log = logger.info if exc.missing else logger.warning
+            log("embedding every movie instead: %s", exc)
+            return cls.build(movies, embedder)
+        logger.info("indexing the shipped document vectors from %s", directory)
+        return cls.from_vectors(movies, embedder, vectors, SHIPPED)
+
+    def document_vectors(self) -> np.ndarray:
+        """Return the indexed document vectors, ``(len(self), dimension)`` float32, row order."""
+        return np.asarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
 
     def save(self, directory: Path | str) -> Path:
         """Write the index and its sidecar into ``directory`` atomically; returns the directory."""
-        faiss = _import_faiss()
+        faiss = import_faiss()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         index_tmp = directory / (INDEX_FILE + ".tmp")
@@ -239,7 +188,8 @@ class MovieIndex:
             "model_id": self.embedder.model_id,
             "dimension": self.dimension,
             "count": len(self),
-            "index_sha256": _file_sha256(index_tmp),
+            "documents": self.documents.to_json(),
+            "index_sha256": file_sha256(index_tmp),
             "kb_ids": list(self.kb_ids),
             "titles": list(self.titles),
         }
@@ -277,17 +227,19 @@ class MovieIndex:
             "model_id": str,
             "dimension": int,
             "count": int,
+            "documents": dict,
             "index_sha256": str,
             "kb_ids": list,
             "titles": list,
         }
         if not isinstance(meta, dict):
             raise corrupt(f"{META_FILE} does not hold a JSON object")
+        # The version first: an older layout lacks newer keys, which makes it stale, not corrupt.
+        if isinstance(meta.get("format_version"), int) and meta["format_version"] != FORMAT_VERSION:
+            raise stale(f"format version {meta['format_version']} != {FORMAT_VERSION}")
         for key, kind in required.items():
             if not isinstance(meta.get(key), kind):
                 raise corrupt(f"{META_FILE} lacks a valid {key!r}")
-        if meta["format_version"] != FORMAT_VERSION:
-            raise stale(f"format version {meta['format_version']} != {FORMAT_VERSION}")
 
         # Staleness first, naming what changed, so the log says why a rebuild happens.
         kb_digest = kb_fingerprint(movies)
@@ -295,10 +247,13 @@ class MovieIndex:
             raise stale("the knowledge base changed since it was built")
         if meta["model_id"] != embedder.model_id:
             raise stale(f"built with {meta['model_id']}, now using {embedder.model_id}")
-        fingerprint = _stamp(kb_digest, embedder)
+        fingerprint = index_stamp(kb_digest, embedder)
         if meta["fingerprint"] != fingerprint:
             raise stale("fingerprint mismatch")
 
+        documents = DocumentVectors.from_json(meta["documents"])
+        if documents is None:
+            raise corrupt(f"{META_FILE} has an invalid 'documents' entry")
         count, dimension = meta["count"], meta["dimension"]
         kb_ids, titles = meta["kb_ids"], meta["titles"]
         if len(kb_ids) != count or len(titles) != count or count != len(movies):
@@ -311,9 +266,9 @@ class MovieIndex:
         if dimension != embedder.dimension:
             raise corrupt(f"sidecar dimension {dimension} != embedder {embedder.dimension}")
         # Checksum before parsing: FAISS may misbehave on a damaged file instead of raising.
-        if _file_sha256(index_path) != meta["index_sha256"]:
+        if file_sha256(index_path) != meta["index_sha256"]:
             raise corrupt(f"{INDEX_FILE} does not match its recorded checksum")
-        faiss = _import_faiss()
+        faiss = import_faiss()
         try:
             index = faiss.read_index(str(index_path))
         except RuntimeError as exc:
@@ -325,7 +280,13 @@ class MovieIndex:
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise corrupt(f"{INDEX_FILE} is not an inner-product index")
         return cls(
-            index, kb_ids, titles, fingerprint=fingerprint, kb_digest=kb_digest, embedder=embedder
+            index,
+            kb_ids,
+            titles,
+            fingerprint=fingerprint,
+            kb_digest=kb_digest,
+            embedder=embedder,
+            documents=documents,
         )
 
     @classmethod
@@ -347,7 +308,7 @@ class MovieIndex:
                 logger.info("no movie index at %s yet; building it", exc.directory)
             else:
                 logger.warning("rebuilding the movie index: %s", exc)
-        index = cls.build(movies, embedder)
+        index = cls.create(movies, embedder)
         index.save(directory)
         return index
 
@@ -380,9 +341,9 @@ class MovieIndex:
             )
         if not np.isfinite(queries).all():
             raise ValueError("query vectors contain NaN or infinity")
-        faiss = _import_faiss()
+        faiss = import_faiss()
         k = min(k, len(self))
-        with _omp_threads(faiss, _search_threads(len(queries))):
+        with omp_threads(faiss, search_threads(len(queries))):
             scores, rows = self._index.search(np.ascontiguousarray(queries), k)
         return self.hits(rows, scores)
 
@@ -398,6 +359,15 @@ class MovieIndex:
             ]
             for row_ids, row_scores in zip(rows.tolist(), scores.tolist(), strict=True)
         ]
+
+
+def _check_movies(movies: Sequence[Movie]) -> None:
+    if not movies:
+        raise ValueError("cannot build an index over an empty knowledge base")
+    ids = [m.kb_id for m in movies]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"duplicate kb_id {duplicate!r} in the knowledge base")
 
 
 def default_index_dir() -> Path:

@@ -22,6 +22,7 @@ from retrieval.embedding import (
     get_embedder,
     l2_normalize,
 )
+from retrieval.fingerprint import kb_fingerprint
 from retrieval.index import (
     INDEX_FILE,
     META_FILE,
@@ -29,7 +30,6 @@ from retrieval.index import (
     MovieIndex,
     SearchHit,
     get_movie_index,
-    kb_fingerprint,
 )
 from rso.data.records import Movie
 
@@ -39,8 +39,11 @@ DIM = 64
 class HashingEmbedder:
     """Deterministic bag-of-words vectors: texts sharing words are close. No model needed."""
 
+    precision = "float32"
+
     def __init__(self, model_id: str = "hashing-test@1", dimension: int = DIM) -> None:
         self.model_id = model_id
+        self.weights_id = model_id
         self.dimension = dimension
         self.calls = 0
 

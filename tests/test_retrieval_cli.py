@@ -24,8 +24,9 @@ MOVIES = [
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> typer.Typer:
     embedder = HashingEmbedder()
+    monkeypatch.setenv("RSO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(rso.data.movies, "load_movies", lambda: MOVIES)
     monkeypatch.setattr(retrieval.embedding, "get_embedder", lambda **_: embedder)
     app = typer.Typer()
@@ -47,6 +48,24 @@ def test_build_then_up_to_date_then_forced(cli: typer.Typer, tmp_path: Path) -> 
     assert "index up to date: 3 movies" in again.output
     forced = _run(cli, "index", "build", "--force", "--cache-dir", str(tmp_path))
     assert "built index of 3 movies" in forced.output
+
+
+def test_exported_vectors_make_the_next_fresh_build_skip_embedding(
+    cli: typer.Typer, tmp_path: Path
+) -> None:
+    first = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "a"))
+    assert "from embedded vectors (float32)" in first.output
+    export = _run(cli, "index", "build", "--export-embeddings", "--cache-dir", str(tmp_path / "a"))
+    assert export.exit_code == 0, export.output
+    assert "wrote the float32 doc vectors of 3 movies as float16" in export.output
+    assert (tmp_path / "data" / "embeddings" / "movies.npy").is_file()
+    fresh = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "b"))
+    assert "from shipped vectors (float32, stored as float16)" in fresh.output
+    again = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "b"))
+    assert "index up to date" in again.output and "shipped vectors" in again.output
+    # --force embeds every doc again, whatever is shipped.
+    forced = _run(cli, "index", "build", "--force", "--cache-dir", str(tmp_path / "b"))
+    assert "from embedded vectors (float32)" in forced.output
 
 
 def test_build_reports_why_it_rebuilds(cli: typer.Typer, tmp_path: Path) -> None:

@@ -47,21 +47,40 @@ def _load_movies() -> list[Movie]:
 @index_app.command("build")
 def build_command(
     force: Annotated[
-        bool, typer.Option("--force", help="Rebuild even if the cached index is up to date.")
+        bool,
+        typer.Option(
+            "--force", help="Rebuild even if the cached index is up to date, embedding every doc."
+        ),
     ] = False,
     cache_dir: CacheDirOption = None,
     progress: Annotated[
         bool, typer.Option("--progress", help="Show an embedding progress bar.")
     ] = False,
+    export_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--export-embeddings",
+            help="Also write the doc vectors, embedded in float32, to data/embeddings/ "
+            "(embeds every doc unless the cached index already holds exactly those).",
+        ),
+    ] = False,
 ) -> None:
-    """Embed every movie description and save the index, unless an up-to-date one is cached."""
+    """Build and save the index, unless an up-to-date one is cached.
+
+    A new index takes the shipped document vectors (data/embeddings/) when they match the
+    knowledge base and the embedding model; otherwise, or with --force, it embeds every doc.
+    """
+    from retrieval.doc_vectors import default_vectors_dir, write_shipped_vectors
     from retrieval.embedding import EmbeddingError, get_embedder
     from retrieval.index import IndexLoadError, MovieIndex
 
     directory = _index_dir(cache_dir)
     movies = _load_movies()
+    overrides = {"precision": "float32"} if export_embeddings else {}
+    started = time.perf_counter()
     try:
-        embedder = get_embedder(show_progress=progress)
+        embedder = get_embedder(show_progress=progress, **overrides)
+        index = None
         if not force:
             try:
                 index = MovieIndex.read(directory, movies, embedder)
@@ -70,18 +89,28 @@ def build_command(
                     typer.echo(f"rebuilding: {exc}", err=True)
             else:
                 typer.echo(
-                    f"index up to date: {len(index):,} movies, {embedder.model_id}, {directory}"
+                    f"index up to date: {len(index):,} movies, {embedder.model_id}, "
+                    f"{index.documents.describe()}, {directory}"
                 )
-                return
-        started = time.perf_counter()
-        index = MovieIndex.build(movies, embedder)
-        index.save(directory)
+        fresh = index is None
+        if index is None or (export_embeddings and index.documents.origin != "embedded"):
+            if export_embeddings or force:
+                index = MovieIndex.build(movies, embedder)
+            else:
+                index = MovieIndex.create(movies, embedder)
+            index.save(directory)
     except EmbeddingError as exc:
         raise fail(str(exc)) from None
-    typer.echo(
-        f"built index of {len(index):,} movies with {embedder.model_id} in "
-        f"{time.perf_counter() - started:.1f} s: {directory}"
-    )
+    if fresh:
+        typer.echo(
+            f"built index of {len(index):,} movies with {embedder.model_id} from "
+            f"{index.documents.describe()} in {time.perf_counter() - started:.1f} s: {directory}"
+        )
+    if export_embeddings:
+        out = write_shipped_vectors(
+            default_vectors_dir(), movies, embedder, index.document_vectors()
+        )
+        typer.echo(f"wrote the float32 doc vectors of {len(index):,} movies as float16 to {out}")
 
 
 @index_app.command("search")
