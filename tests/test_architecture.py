@@ -24,7 +24,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "graph.state",
             "graph.context",
             "graph.models",
+            "graph.llm_errors",
+            "graph.llm_replies",
             "graph.llm_server",
+            "graph.child_process",
             "graph.resources",
             "graph.routing",
             "graph.utils",
@@ -171,6 +174,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     [
         ("rso.data.records", "core"),
         ("graph.state", "graph foundations and the Planner policy"),
+        ("graph.child_process", "graph foundations and the Planner policy"),
         ("graph.episode", "graphs"),
         ("cli.commands.chat", "command line"),
         ("web.app", "web page"),

@@ -15,6 +15,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
+import graph.child_process
 import graph.llm_server
 from graph.llm_server import (
     EmbeddedServer,
@@ -149,7 +150,7 @@ time.sleep(120)
 # short-lived worker thread, as a rollout pool does), prints its pid, then waits to be killed.
 _PARENT = """
 import pathlib, sys, threading, time
-from graph.llm_server import spawn_tied_child
+from graph.child_process import spawn_tied_child
 marker, how = sys.argv[1], sys.argv[2]
 command = [sys.executable, "-c", sys.argv[3], marker]
 if how == "thread":
@@ -243,21 +244,22 @@ def test_sigterm_cleanup_leaves_an_application_handler_alone() -> None:
 
     previous = signal.signal(signal.SIGTERM, own)
     try:
-        graph.llm_server._sigterm_installed = False
-        assert graph.llm_server.install_sigterm_cleanup() is False
+        graph.child_process._sigterm_installed = False
+        assert graph.child_process.install_sigterm_cleanup() is False
         assert signal.getsignal(signal.SIGTERM) is own
     finally:
         signal.signal(signal.SIGTERM, previous)
-        graph.llm_server._sigterm_installed = False
+        graph.child_process._sigterm_installed = False
 
 
 def test_stopping_a_tied_child_forgets_it(tmp_path: Path) -> None:
-    child = graph.llm_server.spawn_tied_child([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    child = graph.child_process.spawn_tied_child(sleeper)
     try:
-        assert child in graph.llm_server._children
-        graph.llm_server.stop_tied_child(child, timeout_s=10)
-        assert child.poll() is not None and child not in graph.llm_server._children
+        assert child in graph.child_process._children
+        graph.child_process.stop_tied_child(child, timeout_s=10)
+        assert child.poll() is not None and child not in graph.child_process._children
     finally:
         child.kill()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        graph.llm_server._sigterm_installed = False
+        graph.child_process._sigterm_installed = False

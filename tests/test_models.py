@@ -16,12 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 import graph.llm_server
 import graph.models
+from graph.llm_errors import LLMContextOverflowError, LLMRequestError, LLMUnavailableError
+from graph.llm_replies import extract_json_object
 from graph.models import (
-    LLMContextOverflowError,
-    LLMRequestError,
     LLMSettings,
-    LLMUnavailableError,
-    extract_json_object,
     load_chat_model,
     parse_structured_method,
     sample_texts,

@@ -68,8 +68,8 @@ def _run_turn(session: SessionGraph, thread_id: str, text: str, context: Context
     from langchain_core.messages import HumanMessage
 
     from graph.builder import SessionBusyError
+    from graph.llm_errors import LLMError
     from graph.llm_server import EmbeddedServerError
-    from graph.models import LLMError
     from graph.nodes import InvalidTurnError
     from graph.state import InputState
 
