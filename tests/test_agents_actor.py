@@ -12,7 +12,7 @@ from agents.actor import (
 from prompts.actor import FALLBACK_REPLY, STRATEGY_INSTRUCTIONS
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_fixtures import runtime, state, world_fixture  # noqa: F401
+from tests.world import runtime, state
 
 WITH_MOVIE = {
     "preferences": "Likes horror.",

@@ -10,7 +10,7 @@ from agents.fact_retriever import (
     snap_to_candidate,
 )
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_fixtures import BY_ID, MOVIES, runtime, state, world_fixture  # noqa: F401
+from tests.world import BY_ID, MOVIES, runtime, state
 
 HORROR = (
     "Hello.",

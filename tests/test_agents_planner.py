@@ -11,7 +11,7 @@ import policy.planners as planners
 from agents.planner import choose_strategy, plan_strategy, turn_uniform
 from graph.routing import ACTOR_GENERIC, actor_node_name
 from rso.strategies import STRATEGIES
-from tests.test_graph_fixtures import runtime, state
+from tests.world import runtime, state
 
 
 class FixedPolicy:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from agents.preference_reasoner import is_no_preference, reason_preferences
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_fixtures import runtime, state
+from tests.world import runtime, state
 
 
 def test_summary_from_structured_answer(monkeypatch) -> None:

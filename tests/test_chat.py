@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 
 from cli.commands import chat
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_fixtures import world_fixture  # noqa: F401
-from tests.test_graph_turns import answer
+from tests.world import answer
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def test_module_graph_has_no_checkpointer_and_build_graph_accepts_one() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     assert graph.checkpointer is None
-    assert build_graph(InMemorySaver()).checkpointer is not None
+    saver = InMemorySaver()
+    assert build_graph(saver).checkpointer is saver
 
 
 def test_importing_the_graph_is_lazy() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage
 
 from graph.builder import build_graph, open_session_graph
 from graph.context import Context
@@ -12,28 +12,9 @@ from graph.nodes import InvalidTurnError
 from prompts.actor import STRATEGY_INSTRUCTIONS
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_fixtures import world_fixture  # noqa: F401
+from tests.world import answer
 
 FAST = Context(llm_max_retries=0, seed=3, planner_checkpoint=None)  # uniform Planner
-
-
-def answer(messages):
-    """One fake model for all roles, answering by the role's system prompt."""
-    system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
-    seeker = " ".join(m.text for m in messages if isinstance(m, HumanMessage)).lower()
-    if "summarise the seeker's movie preferences" in seeker:
-        if "horror" in seeker:
-            return {"reasoning": "said horror", "summary": "Likes scary horror movies."}
-        return {"reasoning": "nothing yet", "summary": "none yet"}
-    if "help a movie recommender choose" in system:
-        return {
-            "reasoning": "fits",
-            "choice": "The Conjuring",
-            "facts": "A 2013 horror mystery by James Wan.",
-        }
-    if "<movie>\nnone\n</movie>" in seeker:
-        return "What kind of movies do you enjoy?"
-    return "You might like The Conjuring, it is a creepy haunting story."
 
 
 @pytest.fixture
@@ -172,8 +153,19 @@ def test_prompt_injection_never_leaks_the_instructions(monkeypatch, world) -> No
         assert "<instruction>" not in out["reply"]
 
 
-def test_build_graph_compiles_a_fresh_graph() -> None:
-    assert build_graph() is not graph
+def test_build_graph_compiles_the_served_graph_with_its_own_checkpointer(fake) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver()
+    own = build_graph(saver)
+    assert own.checkpointer is saver and graph.checkpointer is None
+    assert set(own.get_graph().nodes) == set(graph.get_graph().nodes)
+    # The checkpointer carries a thread across calls: the second turn sees the first.
+    config = {"configurable": {"thread_id": "own"}}
+    own.invoke({"messages": [HumanMessage("Hello.")]}, config, context=FAST)
+    second = own.invoke({"messages": [HumanMessage("I love horror movies.")]}, config, context=FAST)
+    assert second["turn"] == 1 and len(second["messages"]) == 4
+    assert saver.get_tuple(config) is not None
 
 
 def test_a_context_sent_as_a_mapping_is_coerced(fake) -> None:

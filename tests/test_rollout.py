@@ -21,7 +21,7 @@ from rso.runs.directory import RunDirectoryError
 from rso.runs.records import read_episodes
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_turns import answer
+from tests.world import answer
 
 
 def fast_config(out: Path, **changes: object) -> RolloutConfig:

@@ -19,7 +19,7 @@ from rollouts.runner import run_rollouts
 from rso.runs.records import EpisodeRecord, read_episodes
 from rso.runs.writer import RolloutWriter
 from tests.fakes import ScriptedChatModel, patch_chat_model
-from tests.test_graph_turns import answer
+from tests.world import answer
 
 
 class SimulatedCrash(RuntimeError):

@@ -1,19 +1,19 @@
-"""Shared offline fixtures of the recommender graph tests: a tiny movie KB, index and matcher."""
+"""The tiny offline world of the recommender graph tests: five movies, a fake index, helpers.
+
+The `world` fixture (tests/conftest.py) patches the graph's resources with these.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import State
-from retrieval.titles import TitleMatcher
 from rso.data.records import Movie
 
 MOVIES = [
@@ -97,19 +97,6 @@ class FakeIndex:
         return [Hit(m.kb_id, m.title, s, r) for r, (s, _, m) in enumerate(scored[:k], start=1)]
 
 
-@pytest.fixture(name="world")
-def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
-    """Patch the knowledge base, the FAISS index and the title matcher with the fixtures."""
-    from graph import resources
-
-    index = FakeIndex()
-    matcher = TitleMatcher(MOVIES)
-    monkeypatch.setattr(resources, "movies", lambda: BY_ID)
-    monkeypatch.setattr(resources, "movie_index", lambda: index)
-    monkeypatch.setattr(resources, "title_matcher", lambda: matcher)
-    yield index
-
-
 def runtime(**changes: Any) -> Runtime[Context]:
     """A node runtime with a test context (no retries, uniform Planner unless asked)."""
     defaults = {"llm_max_retries": 0, "planner_checkpoint": None}
@@ -123,13 +110,20 @@ def state(*texts: str, **fields: Any) -> State:
     return State(messages=messages, turn=turn, seeker_text=texts[-1] if texts else "", **fields)
 
 
-def test_fake_index_ranks_by_overlap() -> None:
-    hits = FakeIndex().search("a scary horror movie with a haunted farmhouse", k=3)
-    assert [h.kb_id for h in hits][0] == "m2"
-    assert [h.rank for h in hits] == [1, 2, 3]
-
-
-def test_title_matcher_over_the_fixtures_restricts_to_candidates() -> None:
-    matcher = TitleMatcher(MOVIES)
-    assert matcher.find_in_text("Try Heat or Alien.", ["m1"]) == ["m1"]
-    assert matcher.find_in_text("Try Heat (1995) or Alien (1979).") == ["m4", "m1"]
+def answer(messages):
+    """One fake model for all roles, answering by the role's system prompt."""
+    system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
+    seeker = " ".join(m.text for m in messages if isinstance(m, HumanMessage)).lower()
+    if "summarise the seeker's movie preferences" in seeker:
+        if "horror" in seeker:
+            return {"reasoning": "said horror", "summary": "Likes scary horror movies."}
+        return {"reasoning": "nothing yet", "summary": "none yet"}
+    if "help a movie recommender choose" in system:
+        return {
+            "reasoning": "fits",
+            "choice": "The Conjuring",
+            "facts": "A 2013 horror mystery by James Wan.",
+        }
+    if "<movie>\nnone\n</movie>" in seeker:
+        return "What kind of movies do you enjoy?"
+    return "You might like The Conjuring, it is a creepy haunting story."
