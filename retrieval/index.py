@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -156,15 +156,27 @@ class MovieIndex:
 
     @classmethod
     def create(
-        cls, movies: Sequence[Movie], embedder: TextEmbedder, shipped: Path | None = None
+        cls,
+        movies: Sequence[Movie],
+        embedder: TextEmbedder,
+        shipped: Path | None = None,
+        *,
+        on_unusable: Callable[[str], None] | None = None,
     ) -> MovieIndex:
-        """Index the shipped document vectors if they match, else embed every doc (logs why)."""
+        """Index the shipped document vectors if they match, else embed every doc.
+
+        Why shipped vectors that are there do not fit is logged, and passed to ``on_unusable``.
+        """
         directory = shipped or default_vectors_dir()
         try:
             vectors = read_shipped_vectors(directory, movies, embedder)
         except ShippedVectorsUnusable as exc:
-            log = logger.info if exc.missing else logger.warning
-            log("embedding every movie instead: %s", exc)
+            if exc.missing:
+                logger.info("embedding every movie: %s", exc)
+            else:
+                logger.warning("embedding every movie: %s", exc)
+                if on_unusable is not None:
+                    on_unusable(str(exc))
             return cls.build(movies, embedder)
         logger.info("indexing the shipped document vectors from %s", directory)
         return cls.from_vectors(movies, embedder, vectors, SHIPPED)

@@ -51,7 +51,7 @@ def test_build_then_up_to_date_then_forced(cli: typer.Typer, tmp_path: Path) -> 
 
 
 def test_exported_vectors_make_the_next_fresh_build_skip_embedding(
-    cli: typer.Typer, tmp_path: Path
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "a"))
     assert "from embedded vectors (float32)" in first.output
@@ -63,6 +63,13 @@ def test_exported_vectors_make_the_next_fresh_build_skip_embedding(
     assert "from shipped vectors (float32, stored as float16)" in fresh.output
     again = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "b"))
     assert "index up to date" in again.output and "shipped vectors" in again.output
+    # A changed knowledge base: the shipped vectors no longer fit, and the output says why.
+    changed = [*MOVIES[:-1], MOVIES[-1].model_copy(update={"doc": "A new description."})]
+    monkeypatch.setattr(rso.data.movies, "load_movies", lambda: changed)
+    stale = _run(cli, "index", "build", "--cache-dir", str(tmp_path / "c"))
+    assert "knowledge base changed since they were exported" in stale.output
+    assert "from embedded vectors (float32)" in stale.output
+    monkeypatch.setattr(rso.data.movies, "load_movies", lambda: MOVIES)
     # --force embeds every doc again, whatever is shipped.
     forced = _run(cli, "index", "build", "--force", "--cache-dir", str(tmp_path / "b"))
     assert "from embedded vectors (float32)" in forced.output

@@ -97,7 +97,11 @@ def build_command(
             if export_embeddings or force:
                 index = MovieIndex.build(movies, embedder)
             else:
-                index = MovieIndex.create(movies, embedder)
+                index = MovieIndex.create(
+                    movies,
+                    embedder,
+                    on_unusable=lambda why: typer.echo(f"embedding every movie: {why}", err=True),
+                )
             index.save(directory)
     except EmbeddingError as exc:
         raise fail(str(exc)) from None
