@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from graph.nodes import start_turn
 from graph.state import PER_TURN_KEYS, InputState, OutputState, State, TurnOutput, TurnState
-from tests.test_graph_fixtures import runtime
+from tests.world import runtime
 
 
 def names(schema: type) -> set[str]:

@@ -16,7 +16,6 @@ from graph.state import InputState
 from rso.dialogue import clean_text, invalid_utf8_position
 from rso.paths import REPO_ROOT
 from tests.test_chat import app, run  # noqa: F401  (the chat app fixture)
-from tests.test_graph_fixtures import world_fixture  # noqa: F401
 
 #: What Python hands over for the shell argument b"caf\xe9 \xff films" (Latin-1 bytes).
 SHELL_BYTES = os.fsdecode(b"caf\xe9 \xff films")

@@ -226,7 +226,7 @@ def test_a_session_keeps_what_each_reply_recommended() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from graph.builder import build_graph
-    from tests.test_graph_fixtures import runtime
+    from tests.world import runtime
 
     session = build_graph(InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}

@@ -12,7 +12,6 @@ from langchain_core.messages import HumanMessage
 from graph.builder import SessionBusyError, SessionGraph, open_session_graph
 from graph.context import Context
 from rso.locks import key_lock
-from tests.test_graph_fixtures import world_fixture  # noqa: F401
 
 #: Rule experts and a uniform Planner: a turn takes milliseconds and needs no model.
 FAST = Context(experts="rule", planner_checkpoint="uniform", use_retriever=False)
