@@ -351,6 +351,10 @@ class MovieIndex:
         index.save(directory)
         return index
 
+    def vectors(self) -> np.ndarray:
+        """Every indexed vector as an ``(n, d)`` float32 array, row-aligned with `kb_ids`."""
+        return np.ascontiguousarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
+
     # --- searching ----------------------------------------------------------------------------
 
     def search(self, text: str, k: int = 50) -> list[SearchHit]:
