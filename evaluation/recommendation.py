@@ -19,20 +19,14 @@ from evaluation.metrics import Interval, bootstrap
 from retrieval.dialogue import from_context
 from retrieval.fusion import Fusion
 from retrieval.recommender import MovieRecommender, QueryMode
+from rso.data.turn_file import TurnLine
+
+#: A turn to score: context (oldest first, the seeker's last) and written targets.
+EvalTurn = TurnLine
 
 RECALL_KS: Final = (1, 10, 50)
 #: Depth of every evaluated ranking (MRR is MRR@50).
 DEPTH: Final = 50
-
-
-@dataclass(frozen=True)
-class EvalTurn:
-    """A turn to score: the context (oldest first, the seeker's last) and the written targets."""
-
-    context: list[str]
-    targets: list[str]
-    dialog_id: str | None = None
-    turn_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +127,10 @@ def evaluate(
             continue
         for name, (fusion, mode) in systems.items():
             if mode not in evidence:
-                evidence[mode] = recommender.evidence(dialogue, query=mode)
+                evidence[mode] = recommender.evidence(dialogue, turn.summary, query=mode)
             named = {m.kb_id for m in evidence[mode].mentioned}
-            ranking = [r.kb_id for r in recommender.rank(evidence[mode], DEPTH, fusion=fusion)]
+            ranked = recommender.rank(evidence[mode], DEPTH, turn.exclude, fusion)
+            ranking = [r.kb_id for r in ranked]
             position = {kb_id: n for n, kb_id in enumerate(ranking, start=1)}
             for kb_id in pending:
                 if kb_id in named:

@@ -182,7 +182,7 @@ CATALOG: Final[tuple[Dataset, ...]] = (
         record=RecTurn,
         description=(
             "ReDial recommendation turns (iEvaLM's offline protocol): the utterances so far "
-            "(movies written \"Title (Year)\") and the movies the recommender suggested next. "
+            '(movies written "Title (Year)") and the movies the recommender suggested next. '
             "The movie ranker trains and validates on them, split by `dialog_id`."
         ),
         sources=(_REDIAL_TURN_SOURCES,),

@@ -36,13 +36,13 @@ NOTE_MERGED: Final = "consecutive same-speaker utterances merged"
 
 
 def dialog_fold(dialog_id: str) -> int:
-    """Fold (0..4) of a dialog: a salted SHA-256 of its id, so any dialog has a fixed fold."""
+    """Return the fold (0..4) of a dialog: a salted SHA-256 of its id, fixed for any dialog."""
     digest = hashlib.sha256(_FOLD_SALT + dialog_id.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % N_FOLDS
 
 
 def is_validation_dialog(dialog_id: str) -> bool:
-    """Whether a dialog belongs to the pinned validation split (never used for training)."""
+    """Tell whether a dialog belongs to the pinned validation split (never used for training)."""
     return dialog_fold(dialog_id) == VALID_FOLD
 
 
@@ -69,7 +69,7 @@ def parse_redial_rec_turns(raw_dir: Path | None = None) -> Parsed[RecTurn]:
 def _inspired_dialogs(
     split: Split, raw_dir: Path | None
 ) -> tuple[list[tuple[str, list[tuple[Speaker, str, list[str]]]]], int]:
-    """Each dialog as (id, merged utterances (speaker, text, movies)), and how many merges."""
+    """Read each dialog as (id, merged utterances (speaker, text, movies)), and how many merges."""
     path = raw_file(RAW_INSPIRED_DIR / f"{split}_data_dbpedia.jsonl", raw_dir)
     dialogs = []
     merged_count = 0
@@ -113,7 +113,7 @@ def _string_items(obj: dict[str, Any], key: str, path: Path, line: int, where: s
 
 
 def parse_inspired_rec_turns(split: Split, raw_dir: Path | None = None) -> Parsed[RecTurn]:
-    """One turn per INSPIRED recommender utterance naming a movie, after a seeker utterance."""
+    """Parse one turn per INSPIRED recommender utterance naming a movie, after the seeker's."""
     dialogs, merged = _inspired_dialogs(split, raw_dir)
     turns: list[RecTurn] = []
     for dialog_id, utterances in dialogs:
@@ -133,7 +133,7 @@ def parse_inspired_rec_turns(split: Split, raw_dir: Path | None = None) -> Parse
 
 
 def parse_inspired_mentions(split: Split, raw_dir: Path | None = None) -> Parsed[MovieDialog]:
-    """The movie mentions of every INSPIRED dialog of `split`, with speaker and utterance."""
+    """Parse the movie mentions of every INSPIRED dialog of `split`, with speaker and utterance."""
     dialogs, merged = _inspired_dialogs(split, raw_dir)
     records = [
         MovieDialog(
@@ -152,14 +152,14 @@ def parse_inspired_mentions(split: Split, raw_dir: Path | None = None) -> Parsed
 
 
 def load_redial_rec_turns(source: Source = "auto") -> list[RecTurn]:
-    """The 2,716 ReDial recommendation turns (context, suggested movies) with dialog ids."""
+    """Load the 2,716 ReDial recommendation turns (context, suggested movies) with dialog ids."""
     return load_records(
         PROCESSED_REDIAL_TURNS, RecTurn, lambda: parse_redial_rec_turns().records, source
     )
 
 
 def load_inspired_test_turns(source: Source = "auto") -> list[RecTurn]:
-    """INSPIRED test turns where the recommender names a movie (the cross-dataset set)."""
+    """Load the INSPIRED test turns where the recommender names a movie (the cross-dataset set)."""
     return load_records(
         PROCESSED_INSPIRED_TEST_TURNS,
         RecTurn,
@@ -169,7 +169,7 @@ def load_inspired_test_turns(source: Source = "auto") -> list[RecTurn]:
 
 
 def load_inspired_train_mentions(source: Source = "auto") -> list[MovieDialog]:
-    """Movie mentions of the 801 INSPIRED training dialogs."""
+    """Load the movie mentions of the 801 INSPIRED training dialogs."""
     return load_records(
         PROCESSED_INSPIRED_MENTIONS,
         MovieDialog,
