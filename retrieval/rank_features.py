@@ -17,11 +17,14 @@ from scipy import sparse
 
 from retrieval.dialogue import MentionedMovie
 from retrieval.item_stats import ItemStats
+from retrieval.turn_memory import TurnMemory
 from rso.data.records import Movie
 
 #: Feature columns, in order. See docs/recommendation.md for what each measures.
 FEATURES: Final[tuple[str, ...]] = (
     "dense_dialogue",
+    "dense_dialogue_z",
+    "similar_dialogues",
     "dense_items",
     "attributes",
     "comention",
@@ -51,6 +54,8 @@ class ItemData:
     #: Release year (NaN unknown).
     years: np.ndarray
     stats: ItemStats
+    #: Training turns for the similar-dialogues signal.
+    memory: TurnMemory
 
     @property
     def rows(self) -> dict[str, int]:
@@ -118,23 +123,31 @@ def feature_matrix(
     index: np.ndarray,
     weights: np.ndarray,
     stats: ItemStats | None = None,
+    leave_out: int | None = None,
 ) -> np.ndarray:
     """Features of every movie for one dialogue: dense `query`, named movies' rows and weights.
 
-    `stats` replaces the items' own counts (leave-one-dialogue-out while training).
+    While training, `stats` replaces the items' own counts and `leave_out` hides the turns of
+    one dialog from the similar-dialogues signal (leave-one-dialogue-out).
     """
     stats = stats or items.stats
     out = np.zeros((len(items.kb_ids), len(FEATURES)), dtype=np.float32)
-    out[:, 0] = items.vectors @ query
+    dense = items.vectors @ query
+    out[:, FEATURES.index("dense_dialogue")] = dense
+    # The same similarity on the dialogue's own scale: cosines of some queries run high.
+    out[:, FEATURES.index("dense_dialogue_z")] = (dense - dense.mean()) / (dense.std() + 1e-6)
+    votes = items.memory.scores(query, leave_out)
+    out[:, FEATURES.index("similar_dialogues")] = np.log1p(100.0 * votes)
+    offset = FEATURES.index("dense_items")
     if index.size:
-        out[:, 1] = items.vectors @ _unit(weights @ items.vectors[index])
+        out[:, offset] = items.vectors @ _unit(weights @ items.vectors[index])
         profile = sparse.csr_matrix(weights[None, :]) @ items.attributes[index]
-        out[:, 2] = (items.attributes @ _unit(profile.toarray().ravel())).ravel()
-        out[:, 3] = np.log1p(50.0 * _conditional(stats.comention, stats.mentions, index, weights))
-        out[:, 4] = np.log1p(
-            50.0 * _conditional(stats.suggested_after, stats.mentions, index, weights)
-        )
-    out[:, 5] = np.log1p(np.maximum(stats.mentions, 0.0))
-    out[:, 6] = np.log1p(np.maximum(stats.suggestions, 0.0))
-    out[:, 7] = np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0))
+        out[:, offset + 1] = (items.attributes @ _unit(profile.toarray().ravel())).ravel()
+        comention = _conditional(stats.comention, stats.mentions, index, weights)
+        out[:, offset + 2] = np.log1p(50.0 * comention)
+        after = _conditional(stats.suggested_after, stats.mentions, index, weights)
+        out[:, offset + 3] = np.log1p(50.0 * after)
+    out[:, offset + 4] = np.log1p(np.maximum(stats.mentions, 0.0))
+    out[:, offset + 5] = np.log1p(np.maximum(stats.suggestions, 0.0))
+    out[:, offset + 6] = np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0))
     return out

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from retrieval.fusion import Fusion, fit_fusion, sample_rows
 from retrieval.item_stats import DialogueMentions, ItemStats
 from retrieval.rank_features import FEATURES, ItemData, attribute_matrix, feature_matrix
 from retrieval.rank_features import mention_weights as weights_of
+from retrieval.turn_memory import TurnMemory
 from rso.data.rec_turns import is_validation_dialog
 from rso.data.records import Movie, MovieDialog, RecTurn, RedialDialog
 
@@ -79,7 +79,7 @@ def training_split(data: TrainingData) -> TrainingData:
 def item_data(
     movies: Sequence[Movie], vectors: np.ndarray, data: TrainingData, match: TitleMatch
 ) -> ItemData:
-    """Everything per movie: document vectors, attributes, years and the training counts."""
+    """Everything per movie except the turn memory: vectors, attributes, years, counts."""
     rows = {m.kb_id: row for row, m in enumerate(movies)}
     dialogues = [redial_mentions(d) for d in data.redial_dialogs]
     dialogues += [inspired_mentions(d, match) for d in data.inspired_mentions]
@@ -90,52 +90,100 @@ def item_data(
         attributes=attribute_matrix(movies),
         years=years,
         stats=ItemStats.count(dialogues, rows, len(movies)),
+        memory=TurnMemory.of(np.zeros((0, vectors.shape[1]), np.float32), [], [], len(movies)),
+    )
+
+
+@dataclass(frozen=True)
+class ReadTurn:
+    """A training turn as the ranker reads it, with the suggested movies it must find."""
+
+    dialog: int
+    dialog_id: str
+    query: np.ndarray
+    rows: np.ndarray
+    weights: np.ndarray
+    positives: np.ndarray
+
+
+def read_turns(
+    rows: Mapping[str, int],
+    turns: Sequence[RecTurn],
+    embedder: TextEmbedder,
+    find_titles: Callable[[str], list[str]],
+    match: TitleMatch,
+) -> list[ReadTurn]:
+    """Read every turn (one embedding batch); positives: suggested movies not named before."""
+    dialogues: list[list[DialogueTurn]] = [from_context(turn.context) for turn in turns]
+    queries = embedder.embed([query_text(d) for d in dialogues])
+    numbers: dict[str, int] = {}
+    out = []
+    for turn, dialogue, query in zip(turns, dialogues, queries, strict=True):
+        index, weights = weights_of(mentioned_movies(dialogue, find_titles), rows)
+        targets = {rows[kb_id] for kb_id in map(match, turn.targets) if kb_id in rows}
+        positives = np.asarray(sorted(targets - set(index.tolist())), dtype=np.int64)
+        number = numbers.setdefault(turn.dialog_id, len(numbers))
+        out.append(ReadTurn(number, turn.dialog_id, query, index, weights, positives))
+    return out
+
+
+def turn_memory(turns: Sequence[ReadTurn], n_items: int, dimension: int) -> TurnMemory:
+    """Build the similar-dialogues memory over the training turns that have a positive."""
+    kept = [t for t in turns if t.positives.size]
+    vectors = np.stack([t.query for t in kept]) if kept else np.zeros((0, dimension), np.float32)
+    return TurnMemory.of(
+        vectors, [t.positives.tolist() for t in kept], [t.dialog for t in kept], n_items
     )
 
 
 def training_rows(
     items: ItemData,
+    turns: Sequence[ReadTurn],
     data: TrainingData,
-    embedder: TextEmbedder,
-    find_titles: Callable[[str], list[str]],
-    match: TitleMatch,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, BuildReport]:
     """Feature rows and 0/1 labels of every training turn, with leave-own-dialog-out counts."""
     rows = items.rows
     own = {d.dialog_id: redial_mentions(d) for d in data.redial_dialogs}
-    by_dialog: dict[str, list[RecTurn]] = defaultdict(list)
-    for turn in data.redial_turns:
-        by_dialog[turn.dialog_id].append(turn)
-    order = [(dialog_id, turn) for dialog_id, turns in by_dialog.items() for turn in turns]
-    dialogues: list[list[DialogueTurn]] = [from_context(turn.context) for _, turn in order]
-    queries = embedder.embed([query_text(d) for d in dialogues])
     rng = np.random.default_rng(seed)
     blocks: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     report = BuildReport()
     loo: tuple[str, ItemStats] | None = None
-    for position, ((dialog_id, turn), dialogue) in enumerate(zip(order, dialogues, strict=True)):
-        if loo is None or loo[0] != dialog_id:
-            own_stats = ItemStats.count([own.get(dialog_id, [])], rows, len(rows))
-            loo = (dialog_id, items.stats.without(own_stats))
-        index, weights = weights_of(mentioned_movies(dialogue, find_titles), rows)
-        named = set(index.tolist())
-        targets = {rows[kb_id] for kb_id in map(match, turn.targets) if kb_id in rows}
-        positives = np.asarray(sorted(targets - named), dtype=np.int64)
-        if positives.size == 0:
+    for turn in sorted(turns, key=lambda t: t.dialog):
+        if turn.positives.size == 0:
             continue
-        matrix = feature_matrix(items, queries[position], index, weights, loo[1])
-        picked, label = sample_rows(matrix, positives, index, rng)
+        if loo is None or loo[0] != turn.dialog_id:
+            own_stats = ItemStats.count([own.get(turn.dialog_id, [])], rows, len(rows))
+            loo = (turn.dialog_id, items.stats.without(own_stats))
+        matrix = feature_matrix(
+            items, turn.query, turn.rows, turn.weights, loo[1], leave_out=turn.dialog
+        )
+        picked, label = sample_rows(matrix, turn.positives, turn.rows, rng)
         blocks.append(matrix[picked])
         labels.append(label)
         report.training_turns += 1
-        report.positives += int(positives.size)
+        report.positives += int(turn.positives.size)
     if not blocks:
         raise ValueError("no training turn has a suggested movie outside its context")
     stacked = np.concatenate(blocks)
     report.training_rows = int(stacked.shape[0])
     return stacked, np.concatenate(labels), report
+
+
+def prepare_items(
+    movies: Sequence[Movie],
+    vectors: np.ndarray,
+    data: TrainingData,
+    embedder: TextEmbedder,
+    find_titles: Callable[[str], list[str]],
+    match: TitleMatch,
+) -> tuple[ItemData, list[ReadTurn]]:
+    """Count, index and remember the training data; also return the read training turns."""
+    items = item_data(movies, vectors, data, match)
+    turns = read_turns(items.rows, data.redial_turns, embedder, find_titles, match)
+    memory = turn_memory(turns, len(movies), vectors.shape[1])
+    return replace(items, memory=memory), turns
 
 
 def build(
@@ -152,8 +200,8 @@ def build(
     """Count, then fit the fusion on the training turns of `data` (validation fold dropped)."""
     started = time.perf_counter()
     data = training_split(data)
-    items = item_data(movies, vectors, data, match)
-    stacked, labels, report = training_rows(items, data, embedder, find_titles, match, seed)
+    items, turns = prepare_items(movies, vectors, data, embedder, find_titles, match)
+    stacked, labels, report = training_rows(items, turns, data, seed)
     fusion = fit_fusion(stacked, labels, features, seed)
     report.training_dialogs = sorted(
         {d.dialog_id for d in data.redial_dialogs}

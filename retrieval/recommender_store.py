@@ -24,6 +24,7 @@ from scipy import sparse
 from retrieval.fusion import Fusion
 from retrieval.item_stats import ItemStats
 from retrieval.rank_features import ItemData
+from retrieval.turn_memory import TurnMemory
 from rso.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ _CODE_MODULES: Final = (
     "item_stats.py",
     "rank_features.py",
     "recommender_build.py",
+    "turn_memory.py",
 )
 
 LoadFailure = Literal["missing", "stale", "corrupt"]
@@ -93,6 +95,10 @@ def _arrays(items: ItemData) -> dict[str, np.ndarray]:
         "attributes.indptr": attributes.indptr.astype(np.int64),
         "attributes.shape": np.asarray(attributes.shape, dtype=np.int64),
         "years": items.years.astype(np.float32),
+        "memory.vectors": items.memory.vectors.astype(np.float32),
+        "memory.dialogs": items.memory.dialogs.astype(np.int64),
+        "memory.targets.indices": items.memory.targets.indices.astype(np.int32),
+        "memory.targets.indptr": items.memory.targets.indptr.astype(np.int64),
     }
     return out
 
@@ -165,7 +171,16 @@ def read(
             (arrays["attributes.data"], arrays["attributes.indices"], arrays["attributes.indptr"]),
             shape=tuple(int(x) for x in arrays["attributes.shape"]),
         )
-        items = ItemData(tuple(kb_ids), vectors, attributes, arrays["years"], stats)
+        memory_targets = sparse.csr_matrix(
+            (
+                np.ones(arrays["memory.targets.indices"].shape[0], np.float32),
+                arrays["memory.targets.indices"],
+                arrays["memory.targets.indptr"],
+            ),
+            shape=(arrays["memory.vectors"].shape[0], len(kb_ids)),
+        )
+        memory = TurnMemory(arrays["memory.vectors"], memory_targets, arrays["memory.dialogs"])
+        items = ItemData(tuple(kb_ids), vectors, attributes, arrays["years"], stats, memory)
     except (KeyError, ValueError, TypeError) as exc:
         reason = f"unreadable arrays ({exc})"
         raise RecommenderLoadError(directory, reason, kind="corrupt") from None

@@ -141,3 +141,20 @@ def test_fusion_round_trips_through_json_and_rejects_unknown_features(
 def test_k_must_be_positive(ranker: MovieRecommender) -> None:
     with pytest.raises(ValueError):
         ranker.recommend([("SEEKER", "hi")], k=0)  # type: ignore[list-item]
+
+
+def test_similar_dialogues_vote_for_what_followed_similar_turns(ranker: MovieRecommender) -> None:
+    dialogue = [("RECOMMENDER", "Hi, what do you like?"), ("SEEKER", "about Toy Story (1995)")]
+    values = column(ranker, "similar_dialogues", dialogue)
+    # Finding Nemo followed this very turn; The Exorcist followed two other ones.
+    assert values[4] > values[1] > 0
+    assert values[5] == 0  # Full Metal Jacket followed no turn
+
+
+def test_turn_memory_leaves_a_dialogue_out() -> None:
+    from retrieval.turn_memory import TurnMemory
+
+    vectors = np.eye(2, dtype=np.float32)
+    memory = TurnMemory.of(vectors, [[0], [1]], [0, 1], n_items=3)
+    assert memory.scores(vectors[0])[0] > 0
+    assert memory.scores(vectors[0], leave_out=0)[0] == 0
