@@ -97,6 +97,27 @@ class FakeIndex:
         return [Hit(m.kb_id, m.title, s, r) for r, (s, _, m) in enumerate(scored[:k], start=1)]
 
 
+class FakeRecommender:
+    """The ranker's interface over `FakeIndex`: the last two utterances, named movies left out."""
+
+    def __init__(self, index: FakeIndex, matcher: TitleMatcher) -> None:
+        self.index = index
+        self.matcher = matcher
+
+    def recommend(
+        self,
+        dialogue: list[tuple[str, str]],
+        summary: str | None = None,
+        *,
+        k: int = 50,
+        exclude: tuple[str, ...] = (),
+    ) -> list[Hit]:
+        named = {kb_id for _, text in dialogue for kb_id in self.matcher.find_in_text(text)}
+        text = " ".join(text for _, text in dialogue[-2:])
+        hits = [h for h in self.index.search(text, k=len(MOVIES)) if h.kb_id not in named]
+        return [h for h in hits if h.kb_id not in exclude][:k]
+
+
 @pytest.fixture(name="world")
 def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
     """Patch the knowledge base, the FAISS index and the title matcher with the fixtures."""
@@ -107,6 +128,7 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
     monkeypatch.setattr(resources, "movies", lambda: BY_ID)
     monkeypatch.setattr(resources, "movie_index", lambda: index)
     monkeypatch.setattr(resources, "title_matcher", lambda: matcher)
+    monkeypatch.setattr(resources, "recommender", lambda: FakeRecommender(index, matcher))
     yield index
 
 
