@@ -125,13 +125,15 @@ def evaluate(
             pending.append(kb_id)
         if not pending:
             continue
+        matrices: dict[QueryMode, Any] = {}
         for name, (fusion, mode) in systems.items():
             if mode not in evidence:
                 evidence[mode] = recommender.evidence(dialogue, turn.summary, query=mode)
+                matrices[mode] = recommender.features(evidence[mode])
             named = {m.kb_id for m in evidence[mode].mentioned}
-            ranked = recommender.rank(evidence[mode], DEPTH, turn.exclude, fusion)
-            ranking = [r.kb_id for r in ranked]
-            position = {kb_id: n for n, kb_id in enumerate(ranking, start=1)}
+            scores = (fusion or recommender.fusion).score(matrices[mode])
+            ranked = recommender.top(scores, evidence[mode], DEPTH, turn.exclude)
+            position = {r.kb_id: n for n, r in enumerate(ranked, start=1)}
             for kb_id in pending:
                 if kb_id in named:
                     if name == next(iter(systems)):

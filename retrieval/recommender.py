@@ -116,10 +116,33 @@ class MovieRecommender:
         rows, weights = mention_weights(mentioned, self._rows)
         return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)
 
+    def features(self, evidence: Evidence) -> np.ndarray:
+        """Every signal for every movie: an ``(n_movies, len(FEATURES))`` array."""
+        return feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
+
     def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:
         """Fused score of every movie (higher is better), before any exclusion."""
-        matrix = feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
-        return (fusion or self.fusion).score(matrix)
+        return (fusion or self.fusion).score(self.features(evidence))
+
+    def top(
+        self, scores: np.ndarray, evidence: Evidence, k: int = 50, exclude: Iterable[str] = ()
+    ) -> list[Recommendation]:
+        """Return the `k` best-scored movies, minus those the dialogue named and `exclude`."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        scores = np.asarray(scores, dtype=np.float64).copy()
+        scores[evidence.rows] = -np.inf
+        blocked = [self._rows[kb_id] for kb_id in exclude if kb_id in self._rows]
+        scores[blocked] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [
+            Recommendation(self.items.kb_ids[row], self.titles[row], float(scores[row]), rank)
+            for rank, row in enumerate(top.tolist(), start=1)
+        ]
 
     def rank(
         self,
@@ -129,22 +152,7 @@ class MovieRecommender:
         fusion: Fusion | None = None,
     ) -> list[Recommendation]:
         """Return the top `k` movies for read `evidence`, minus named and `exclude`d ones."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        scores = self.scores(evidence, fusion).astype(np.float64)
-        scores[evidence.rows] = -np.inf
-        blocked = [self._rows[kb_id] for kb_id in exclude if kb_id in self._rows]
-        scores[blocked] = -np.inf
-        allowed = int(np.isfinite(scores).sum())
-        k = min(k, allowed)
-        if k == 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [
-            Recommendation(self.items.kb_ids[row], self.titles[row], float(scores[row]), rank)
-            for rank, row in enumerate(top.tolist(), start=1)
-        ]
+        return self.top(self.scores(evidence, fusion), evidence, k, exclude)
 
     def recommend(
         self,
