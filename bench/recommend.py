@@ -114,10 +114,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-turns", type=int, default=200, help="dialogues to time")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch threads for the batch embeddings"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few turns only (a code check)")
     parser.add_argument("--json", type=Path, default=None, help="also write raw figures here")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     movies = load_movies()
     index = get_movie_index()

@@ -25,7 +25,7 @@ from retrieval.dialogue import (
     mentioned_movies,
     query_text,
 )
-from retrieval.embedding import TextEmbedder
+from retrieval.embedding import TextEmbedder, one_thread
 from retrieval.fusion import Fusion
 from retrieval.rank_features import ItemData, feature_matrix, mention_weights
 
@@ -110,7 +110,8 @@ class MovieRecommender:
         mentioned = tuple(mentioned_movies(dialogue, self.find_titles))
         text = query_text(dialogue) if query == "dialogue" else last_two_text(dialogue)
         texts = [text] + ([summary] if summary and summary.strip() else [])
-        vectors = self.embedder.embed(texts)
+        with one_thread():
+            vectors = self.embedder.embed(texts)
         vector = vectors.sum(axis=0)
         norm = float(np.linalg.norm(vector))
         rows, weights = mention_weights(mentioned, self._rows)
