@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import _register_commands, app
 from retrieval import recommender_default
 from retrieval.recommender import MovieRecommender
-from cli.main import _register_commands, app
 from tests.recommend_fixtures import MOVIES, make_recommender, training_ids
 
 _register_commands()
