@@ -120,7 +120,8 @@ def read_turns(
     out = []
     for turn, dialogue, query in zip(turns, dialogues, queries, strict=True):
         index, weights = weights_of(mentioned_movies(dialogue, find_titles), rows)
-        targets = {rows[kb_id] for kb_id in map(match, turn.targets) if kb_id in rows}
+        linked = (match(title) for title in turn.targets)
+        targets = {rows[kb_id] for kb_id in linked if kb_id is not None and kb_id in rows}
         positives = np.asarray(sorted(targets - set(index.tolist())), dtype=np.int64)
         number = numbers.setdefault(turn.dialog_id, len(numbers))
         out.append(ReadTurn(number, turn.dialog_id, query, index, weights, positives))
