@@ -1,4 +1,4 @@
-"""The Fact Retriever: dense top-k retrieval, then an LLM picks a candidate and states its facts.
+"""The Fact Retriever: the learned ranker's top-k, then an LLM picks a candidate and its facts.
 
 The LLM sees the top ``n_candidates`` with their records, picks the one that fits the preferences
 and the last seeker turn (or declines), and summarises its facts from the record in < 100 words.
@@ -20,6 +20,7 @@ from graph.routing import RETRIEVE_FACTS
 from graph.state import FallbackRecord, State
 from graph.utils import clip_text, dialogue_turns, fallback, overlap
 from prompts import fact_retriever as prompts
+from retrieval.dialogue import DialogueTurn
 from rso.data.records import Movie
 from rso.dialogue import format_dialogue
 
@@ -114,18 +115,24 @@ def is_decline(choice: str) -> bool:
     return text in {"", prompts.NO_CHOICE, "no", "nothing", "na", "none of them", "no movie"}
 
 
-def retrieval_query(state: State, context: Context) -> str:
-    """Return the text embedded for retrieval: the last two utterances (method.md)."""
-    turns = dialogue_turns(state.messages[-2:], context.max_message_chars)
-    return " ".join(text for _, text in turns)
+def ranker_dialogue(state: State, context: Context) -> list[DialogueTurn]:
+    """Return the whole dialogue as the ranker reads it: (SEEKER or RECOMMENDER, text)."""
+    turns = dialogue_turns(state.messages, context.max_message_chars)
+    return [("SEEKER" if speaker == "Seeker" else "RECOMMENDER", text) for speaker, text in turns]
 
 
 def retrieve_facts(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Retrieve the top-k movies; with known preferences, choose one candidate and its facts."""
+    """Rank the top-k movies; with known preferences, choose one candidate and its facts.
+
+    The learned ranker (docs/recommendation.md) reads the whole dialogue and the preference
+    summary and never returns a movie the dialogue already named.
+    """
     context = context_from(runtime)
-    hits = resources.movie_index().search(retrieval_query(state, context), k=context.top_k)
-    retrieved = [(hit.kb_id, float(hit.score)) for hit in hits]
-    candidate_ids = [hit.kb_id for hit in hits[: context.n_candidates]]
+    ranked = resources.recommender().recommend(
+        ranker_dialogue(state, context), state.preferences or None, k=context.top_k
+    )
+    retrieved = [(pick.kb_id, pick.score) for pick in ranked]
+    candidate_ids = [pick.kb_id for pick in ranked[: context.n_candidates]]
     update: dict[str, Any] = {"retrieved": retrieved, "candidates": candidate_ids}
     # Without the Preference Reasoner (ablation) the LLM reads the dialogue instead of a summary.
     if not candidate_ids or (context.use_reasoner and not state.preferences):

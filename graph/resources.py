@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from retrieval.index import MovieIndex
+    from retrieval.recommender import MovieRecommender
     from retrieval.titles import TitleMatcher
     from rso.data.records import Movie
 
@@ -19,6 +20,13 @@ def movie_index() -> MovieIndex:
     from retrieval.index import get_movie_index
 
     return get_movie_index()
+
+
+def recommender() -> MovieRecommender:
+    """Return the learned movie ranker (built from data/ on first use, then cached)."""
+    from retrieval.recommender_default import get_recommender
+
+    return get_recommender()
 
 
 def title_matcher() -> TitleMatcher:

@@ -75,7 +75,7 @@ class TurnOutput:
     strategy_logprob: float | None = None
     #: The dialogue text exactly as the Planner read it ("Seeker: ..." / "Recommender: ..." lines).
     planner_input: str = ""
-    #: Dense retrieval's top-k (kb_id, cosine score), best first: the ranked list for Recall@k.
+    #: The ranker's top-k (kb_id, fused score), best first: the ranked list for Recall@k.
     retrieved: list[tuple[str, float]] = field(default_factory=list)
     #: The movie the Fact Retriever chose for this turn (kb_id), None when it declined.
     chosen_movie: str | None = None

@@ -13,8 +13,10 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -288,6 +290,25 @@ class SentenceEmbedder:
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text as a ``(dimension,)`` unit vector."""
         return self.embed([text])[0]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (a no-op while torch is not loaded).
+
+    For one short text, a second OpenMP thread mostly spin-waits: on the shared 2-core machine
+    one dialogue took about 35 ms of CPU with one thread and 475 ms with two (bench/RESULTS.md).
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _dimension_from_config(model_dir: Path) -> int | None:

@@ -183,7 +183,7 @@ class MovieIndex:
 
     def document_vectors(self) -> np.ndarray:
         """Return the indexed document vectors, ``(len(self), dimension)`` float32, row order."""
-        return np.asarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
+        return np.ascontiguousarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
 
     def save(self, directory: Path | str) -> Path:
         """Write the index and its sidecar into ``directory`` atomically; returns the directory."""

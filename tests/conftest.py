@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from retrieval.titles import TitleMatcher
-from tests.world import BY_ID, MOVIES, FakeIndex
+from tests.world import BY_ID, MOVIES, FakeIndex, FakeRecommender
 
 
 class NetworkAccessError(RuntimeError):
@@ -67,4 +67,5 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
     monkeypatch.setattr(resources, "movies", lambda: BY_ID)
     monkeypatch.setattr(resources, "movie_index", lambda: index)
     monkeypatch.setattr(resources, "title_matcher", lambda: matcher)
+    monkeypatch.setattr(resources, "recommender", lambda: FakeRecommender(index, matcher))
     yield index

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import State
+from retrieval.titles import TitleMatcher
 from rso.data.records import Movie
 
 MOVIES = [
@@ -95,6 +96,27 @@ class FakeIndex:
         ]
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [Hit(m.kb_id, m.title, s, r) for r, (s, _, m) in enumerate(scored[:k], start=1)]
+
+
+class FakeRecommender:
+    """The ranker's interface over `FakeIndex`: the last two utterances, named movies left out."""
+
+    def __init__(self, index: FakeIndex, matcher: TitleMatcher) -> None:
+        self.index = index
+        self.matcher = matcher
+
+    def recommend(
+        self,
+        dialogue: list[tuple[str, str]],
+        summary: str | None = None,
+        *,
+        k: int = 50,
+        exclude: tuple[str, ...] = (),
+    ) -> list[Hit]:
+        named = {kb_id for _, text in dialogue for kb_id in self.matcher.find_in_text(text)}
+        text = " ".join(text for _, text in dialogue[-2:])
+        hits = [h for h in self.index.search(text, k=len(MOVIES)) if h.kb_id not in named]
+        return [h for h in hits if h.kb_id not in exclude][:k]
 
 
 def runtime(**changes: Any) -> Runtime[Context]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
 
 import typer
+from typer.core import TyperGroup
 
 from cli.commands import EXIT_CODES_HELP, EXIT_NOTHING_FINISHED, EXIT_USAGE
 
@@ -98,6 +99,24 @@ def _run_names(runs: Sequence[Path]) -> list[str]:
     return names
 
 
+class _RunsByDefault(TyperGroup):
+    """``rso eval RUN...`` keeps working: anything that is not a subcommand goes to ``runs``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Route arguments that name no subcommand to the default ``runs`` command."""
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["runs", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunsByDefault,
+    help="Evaluate rollout runs (rso eval RUN...) or the movie ranker (rso eval recommend).",
+    no_args_is_help=True,
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rso eval`` to the CLI."""
-    app.command("eval", epilog=EXIT_CODES_HELP)(evaluate)
+    eval_app.command("runs", epilog=EXIT_CODES_HELP)(evaluate)
+    app.add_typer(eval_app, name="eval")

@@ -9,9 +9,18 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from rso.data import eval_cases, inspired, personas, redial
+from rso.data import eval_cases, inspired, personas, rec_turns, redial
 from rso.data.movies import PROCESSED_KB, RAW_KB, load_raw_movies
-from rso.data.records import EvalCase, InspiredDialog, Movie, Persona, RedialDialog, Split
+from rso.data.records import (
+    EvalCase,
+    InspiredDialog,
+    Movie,
+    MovieDialog,
+    Persona,
+    RecTurn,
+    RedialDialog,
+    Split,
+)
 from rso.data.store import Parsed
 
 
@@ -56,6 +65,18 @@ def _measure_redial(dialogs: Sequence[RedialDialog]) -> dict[str, int]:
     return {"dialogs": len(dialogs), "messages": sum(len(d.messages) for d in dialogs)}
 
 
+def _measure_turns(turns: Sequence[RecTurn]) -> dict[str, int]:
+    return {
+        "turns": len(turns),
+        "dialogs": len({t.dialog_id for t in turns}),
+        "targets": sum(len(t.targets) for t in turns),
+    }
+
+
+def _measure_mentions(dialogs: Sequence[MovieDialog]) -> dict[str, int]:
+    return {"dialogs": len(dialogs), "mentions": sum(len(d.mentions) for d in dialogs)}
+
+
 def _measure_movies(movies: Sequence[Movie]) -> dict[str, int]:
     return {"movies": len(movies), "with plot": sum(bool(m.plot) for m in movies)}
 
@@ -66,6 +87,14 @@ _INSPIRED_EXPECTED: Final[dict[Split, dict[str, int]]] = {
     "test": {"dialogs": 99, "recommender utterances": 1_764, "planner samples": 1_665},
 }
 _INSPIRED_SOURCES: Final = ("inspired/rso_sft/inspired-{train,valid,test}.jsonl",)
+_REDIAL_TURN_SOURCES: Final = (
+    "redial/ievalm/ (valid_data_processed.jsonl, kg.json, entity2id.json, relation2id.json, "
+    "item_ids.json)"
+)
+_UNICRS_INSPIRED_SOURCES: Final = (
+    "inspired/unicrs_format/{train,valid,test}_data_dbpedia.jsonl, dbpedia_subkg.json, "
+    "entity2id.json, item_ids.json, relation2id.json"
+)
 _SURVEY_SOURCES: Final = ("inspired/original/survey_data/seeker_{demographic,personality}.tsv",)
 
 
@@ -146,6 +175,46 @@ CATALOG: Final[tuple[Dataset, ...]] = (
         parse=redial.parse_redial_dialogs,
         measure=_measure_redial,
         expected={"dialogs": 1_000, "messages": 12_395},
+    ),
+    Dataset(
+        key="redial-rec-turns",
+        file_name=rec_turns.PROCESSED_REDIAL_TURNS,
+        record=RecTurn,
+        description=(
+            "ReDial recommendation turns (iEvaLM's offline protocol): the utterances so far "
+            '(movies written "Title (Year)") and the movies the recommender suggested next. '
+            "The movie ranker trains and validates on them, split by `dialog_id`."
+        ),
+        sources=(_REDIAL_TURN_SOURCES,),
+        parse=rec_turns.parse_redial_rec_turns,
+        measure=_measure_turns,
+        expected={"turns": 2_716, "dialogs": 985, "targets": 3_595},
+    ),
+    Dataset(
+        key="inspired-test-rec-turns",
+        file_name=rec_turns.PROCESSED_INSPIRED_TEST_TURNS,
+        record=RecTurn,
+        description=(
+            "INSPIRED test turns where the recommender names a movie (consecutive utterances of "
+            "one speaker merged): the ranker's cross-dataset evaluation set."
+        ),
+        sources=(_UNICRS_INSPIRED_SOURCES,),
+        parse=lambda raw_dir: rec_turns.parse_inspired_rec_turns("test", raw_dir),
+        measure=_measure_turns,
+        expected={"turns": 256, "dialogs": 92, "targets": 291},
+    ),
+    Dataset(
+        key="inspired-train-mentions",
+        file_name=rec_turns.PROCESSED_INSPIRED_MENTIONS,
+        record=MovieDialog,
+        description=(
+            "The movies named in each INSPIRED training dialog, with speaker and utterance: "
+            "co-mention and popularity counts for the movie ranker."
+        ),
+        sources=(_UNICRS_INSPIRED_SOURCES,),
+        parse=lambda raw_dir: rec_turns.parse_inspired_mentions("train", raw_dir),
+        measure=_measure_mentions,
+        expected={"dialogs": 801, "mentions": 4_113},
     ),
     Dataset(
         key="movies",

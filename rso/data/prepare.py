@@ -81,7 +81,8 @@ def render_readme(prepared: list[PreparedFile], sources: dict[str, dict[str, str
         "below. Every file is gzip-compressed JSON Lines, one record a line, written with a fixed",
         "gzip timestamp so that re-running `prepare` reproduces the same bytes. The loaders in",
         "`rso.data` (`load_inspired`, `load_personas`, `load_eval_cases`, `load_redial_dialogs`,",
-        "`planner_samples`, `load_movies`) read these files when present, else the raw data.",
+        "`planner_samples`, `load_movies`, `load_redial_rec_turns`, `load_inspired_test_turns`,",
+        "`load_inspired_train_mentions`) read these files when present, else the raw data.",
         "",
         f"Total size: {total / 1e6:.1f} MB in {len(prepared)} files.",
         "",
@@ -177,6 +178,12 @@ _RULES: Final = """## Rules applied while parsing
   anywhere is an error. The questionnaire is the seeker's (initiator's) answers, else the
   recommender's; "did not say" is null. Movie ids join the knowledge base as
   `kb_id = "redial:<movieId>"` (all but a handful of the mentioned movies are in it).
+- Recommendation turns: ReDial's are iEvaLM's as released (`rec` -> `targets`; the `entity`,
+  `resp` and `template` fields are left out, since a ranker sees only the context). INSPIRED's
+  come from the UniCRS release (movie mentions linked per utterance); its dialogs carry no id,
+  so `dialog_id` is `<split>-<line>`. Titles stay as written: the ranker links them to the
+  knowledge base with the title matcher. The validation split of the ranker is a salted hash
+  of `dialog_id` (`rso.data.rec_turns.dialog_fold`), never a file.
 """
 
 

@@ -116,6 +116,38 @@ class RedialDialog(_Record):
     seeker_feedback: dict[str, RedialFeedback] = Field(default_factory=dict)
 
 
+class RecTurn(_Record):
+    """A recommendation turn of the offline protocol: the dialogue so far and the movies suggested.
+
+    ``context`` holds the utterances oldest first, alternating speakers, the last one the
+    seeker's (an empty string stands for a missing utterance); ``targets`` the movies the human
+    recommender suggested next, written "Title (Year)" as in the source.
+    """
+
+    dataset: EvalDataset
+    dialog_id: str
+    turn_id: int
+    context: list[str]
+    targets: list[str]
+
+
+class MovieMention(_Record):
+    """A movie named in one utterance of a dialog, as written in the source ("Title (Year)")."""
+
+    speaker: Speaker
+    utterance: int
+    title: str
+
+
+class MovieDialog(_Record):
+    """The movie mentions of one dialog in order (the input of co-mention statistics)."""
+
+    dataset: EvalDataset
+    split: Split
+    dialog_id: str
+    mentions: list[MovieMention]
+
+
 class Movie(_Record):
     """A movie of the merged knowledge base; ``doc`` is the text that gets embedded."""
 

@@ -1,0 +1,153 @@
+"""The ranker's signals: one feature column per signal, for every movie of the knowledge base.
+
+Given what the dialogue says (a dense query vector, the movies it named) and what the
+knowledge base and the training dialogues say about each movie (`ItemData`), `feature_matrix`
+returns an ``(n_movies, len(FEATURES))`` float32 array. Every signal is a cheap matrix-vector
+product, so scoring all 6,991 movies takes well under a millisecond after the embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from scipy import sparse
+
+from retrieval.dialogue import MentionedMovie
+from retrieval.item_stats import ItemStats
+from retrieval.turn_memory import TurnMemory
+from rso.data.records import Movie
+
+#: Feature columns, in order. See docs/recommendation.md for what each measures.
+FEATURES: Final[tuple[str, ...]] = (
+    "dense_dialogue",
+    "dense_dialogue_z",
+    "similar_dialogues",
+    "dense_items",
+    "attributes",
+    "comention",
+    "suggested_after",
+    "popularity",
+    "suggestion_prior",
+    "year",
+)
+#: How much a named movie's weight decays per utterance of age.
+RECENCY_DECAY: Final = 0.85
+#: Weight of a movie only the recommender named (the seeker may not have liked it).
+RECOMMENDER_WEIGHT: Final = 0.5
+#: Pseudo-count in the co-mention conditional probabilities (shrinks rare movies' rows).
+SMOOTHING: Final = 2.0
+_YEAR_CENTRE: Final = 2000.0
+
+
+@dataclass(frozen=True)
+class ItemData:
+    """Everything known about the movies, row-aligned with the knowledge base."""
+
+    kb_ids: tuple[str, ...]
+    #: Unit-length document embeddings, ``(n, d)``.
+    vectors: np.ndarray
+    #: L2-normalised TF-IDF rows over genres, directors, cast and writers.
+    attributes: sparse.csr_matrix
+    #: Release year (NaN unknown).
+    years: np.ndarray
+    stats: ItemStats
+    #: Training turns for the similar-dialogues signal.
+    memory: TurnMemory
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Map kb id -> row."""
+        return {kb_id: row for row, kb_id in enumerate(self.kb_ids)}
+
+
+def attribute_matrix(movies: Sequence[Movie], max_cast: int = 5) -> sparse.csr_matrix:
+    """TF-IDF rows over each movie's genres, directors, first cast members and writers."""
+    vocabulary: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for row, movie in enumerate(movies):
+        tokens = {
+            *(f"g:{g.lower()}" for g in movie.genres),
+            *(f"d:{p}" for p in movie.directors),
+            *(f"c:{p}" for p in movie.cast[:max_cast]),
+            *(f"w:{p}" for p in movie.writers),
+        }
+        for token in sorted(tokens):
+            rows.append(row)
+            cols.append(vocabulary.setdefault(token, len(vocabulary)))
+    shape = (len(movies), max(1, len(vocabulary)))
+    ones = np.ones(len(rows), dtype=np.float32)
+    matrix = sparse.csr_matrix((ones, (rows, cols)), shape=shape)
+    document_frequency = np.asarray((matrix > 0).sum(axis=0)).ravel()
+    idf = np.log((1 + len(movies)) / (1 + document_frequency)).astype(np.float32) + 1.0
+    weighted = sparse.csr_matrix(matrix.multiply(idf[None, :]))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    scale = sparse.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0))
+    return sparse.csr_matrix(scale @ weighted, dtype=np.float32)
+
+
+def mention_weights(
+    mentioned: Sequence[MentionedMovie], rows: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the named movies in the knowledge base and their weights (recency, speaker)."""
+    picked = [(rows[m.kb_id], m) for m in mentioned if m.kb_id in rows]
+    index = np.asarray([row for row, _ in picked], dtype=np.int64)
+    weights = np.asarray(
+        [RECENCY_DECAY**m.age * (1.0 if m.seeker_named else RECOMMENDER_WEIGHT) for _, m in picked],
+        dtype=np.float32,
+    )
+    return index, weights
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _conditional(
+    matrix: sparse.csr_matrix, mentions: np.ndarray, index: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Sum over named movies a of weight(a) * count(a, b) / (mentions(a) + smoothing)."""
+    if index.size == 0:
+        return np.zeros(matrix.shape[1], dtype=np.float32)
+    scale = weights / (mentions[index] + SMOOTHING)
+    return np.asarray(matrix[index].T @ scale, dtype=np.float32).ravel()
+
+
+def feature_matrix(
+    items: ItemData,
+    query: np.ndarray,
+    index: np.ndarray,
+    weights: np.ndarray,
+    stats: ItemStats | None = None,
+    leave_out: int | None = None,
+) -> np.ndarray:
+    """Features of every movie for one dialogue: dense `query`, named movies' rows and weights.
+
+    While training, `stats` replaces the items' own counts and `leave_out` hides the turns of
+    one dialog from the similar-dialogues signal (leave-one-dialogue-out).
+    """
+    stats = stats or items.stats
+    out = np.zeros((len(items.kb_ids), len(FEATURES)), dtype=np.float32)
+    dense = items.vectors @ query
+    out[:, FEATURES.index("dense_dialogue")] = dense
+    # The same similarity on the dialogue's own scale: cosines of some queries run high.
+    out[:, FEATURES.index("dense_dialogue_z")] = (dense - dense.mean()) / (dense.std() + 1e-6)
+    votes = items.memory.scores(query, leave_out)
+    out[:, FEATURES.index("similar_dialogues")] = np.log1p(100.0 * votes)
+    offset = FEATURES.index("dense_items")
+    if index.size:
+        out[:, offset] = items.vectors @ _unit(weights @ items.vectors[index])
+        profile = sparse.csr_matrix(weights[None, :]) @ items.attributes[index]
+        out[:, offset + 1] = (items.attributes @ _unit(profile.toarray().ravel())).ravel()
+        comention = _conditional(stats.comention, stats.mentions, index, weights)
+        out[:, offset + 2] = np.log1p(50.0 * comention)
+        after = _conditional(stats.suggested_after, stats.mentions, index, weights)
+        out[:, offset + 3] = np.log1p(50.0 * after)
+    out[:, offset + 4] = np.log1p(np.maximum(stats.mentions, 0.0))
+    out[:, offset + 5] = np.log1p(np.maximum(stats.suggestions, 0.0))
+    out[:, offset + 6] = np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0))
+    return out

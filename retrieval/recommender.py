@@ -1,0 +1,167 @@
+"""The movie ranker: which movies of the knowledge base to suggest next in a dialogue.
+
+It reads the whole dialogue (dense similarity of its recent utterances and of the Preference
+Reasoner's summary to every movie description), the movies the seeker and the recommender named
+(item-to-item similarity: co-mention in training dialogues, shared genres and people, document
+similarity), and a popularity prior counted from training dialogues; a logistic regression fuses
+the signals. Movies already named in the dialogue, and those the caller excludes (rejected),
+are never returned. The artefacts it learns are built and cached by `retrieval.recommender_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final, Literal
+
+import numpy as np
+
+from retrieval.dialogue import (
+    DialogueTurn,
+    MentionedMovie,
+    TitleFinder,
+    last_two_text,
+    mentioned_movies,
+    query_text,
+)
+from retrieval.embedding import TextEmbedder, one_thread
+from retrieval.fusion import Fusion
+from retrieval.rank_features import ItemData, feature_matrix, mention_weights
+
+#: What the dense query is built from: the whole dialogue (newest first) or today's last two.
+QueryMode = Literal["dialogue", "last_two"]
+#: Utterance texts whose title lookups are remembered (a live dialogue re-reads its history).
+_FIND_CACHE: Final = 4096
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One ranked movie: fused ``score`` and 1-based ``rank``."""
+
+    kb_id: str
+    title: str
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the ranker read from one dialogue."""
+
+    mentioned: tuple[MentionedMovie, ...]
+    query: np.ndarray
+    rows: np.ndarray
+    weights: np.ndarray
+
+
+class MovieRecommender:
+    """Ranks every movie of the knowledge base for a dialogue (a few milliseconds per call).
+
+    Example (with the default artefacts, built on first use)::
+
+        >>> from retrieval.recommender_default import get_recommender
+        >>> ranker = get_recommender()
+        >>> picks = ranker.recommend(
+        ...     [("RECOMMENDER", "Hi, what do you like?"),
+        ...      ("SEEKER", "Scary movies, like The Shining (1980).")], k=3)
+        >>> [p.title for p in picks]  # doctest: +SKIP
+        ['The Exorcist (1973)', 'It (2017)', 'Insidious (2010)']
+    """
+
+    def __init__(
+        self,
+        items: ItemData,
+        titles: Sequence[str],
+        fusion: Fusion,
+        embedder: TextEmbedder,
+        find_titles: TitleFinder,
+        *,
+        training_dialogs: Iterable[str] = (),
+        fingerprint: str = "",
+    ) -> None:
+        """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`."""
+        if len(titles) != len(items.kb_ids):
+            raise ValueError(f"{len(titles)} titles for {len(items.kb_ids)} movies")
+        self.items = items
+        self.titles = tuple(titles)
+        self.fusion = fusion
+        self.embedder = embedder
+        self.training_dialogs = frozenset(training_dialogs)
+        self.fingerprint = fingerprint
+        self._rows = items.rows
+        self._find = lru_cache(maxsize=_FIND_CACHE)(lambda text: tuple(find_titles(text)))
+
+    def __len__(self) -> int:
+        """Return the number of movies ranked."""
+        return len(self.items.kb_ids)
+
+    def find_titles(self, text: str) -> list[str]:
+        """Return the kb ids of the movies named in `text` (remembered per text)."""
+        return list(self._find(text))
+
+    def evidence(
+        self,
+        dialogue: Sequence[DialogueTurn],
+        summary: str | None = None,
+        query: QueryMode = "dialogue",
+    ) -> Evidence:
+        """Read a dialogue: the movies it names and its dense query vector (one embedding call)."""
+        mentioned = tuple(mentioned_movies(dialogue, self.find_titles))
+        text = query_text(dialogue) if query == "dialogue" else last_two_text(dialogue)
+        texts = [text] + ([summary] if summary and summary.strip() else [])
+        with one_thread():
+            vectors = self.embedder.embed(texts)
+        vector = vectors.sum(axis=0)
+        norm = float(np.linalg.norm(vector))
+        rows, weights = mention_weights(mentioned, self._rows)
+        return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)
+
+    def features(self, evidence: Evidence) -> np.ndarray:
+        """Every signal for every movie: an ``(n_movies, len(FEATURES))`` array."""
+        return feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
+
+    def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:
+        """Fused score of every movie (higher is better), before any exclusion."""
+        return (fusion or self.fusion).score(self.features(evidence))
+
+    def top(
+        self, scores: np.ndarray, evidence: Evidence, k: int = 50, exclude: Iterable[str] = ()
+    ) -> list[Recommendation]:
+        """Return the `k` best-scored movies, minus those the dialogue named and `exclude`."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        scores = np.asarray(scores, dtype=np.float64).copy()
+        scores[evidence.rows] = -np.inf
+        blocked = [self._rows[kb_id] for kb_id in exclude if kb_id in self._rows]
+        scores[blocked] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [
+            Recommendation(self.items.kb_ids[row], self.titles[row], float(scores[row]), rank)
+            for rank, row in enumerate(top.tolist(), start=1)
+        ]
+
+    def rank(
+        self,
+        evidence: Evidence,
+        k: int = 50,
+        exclude: Iterable[str] = (),
+        fusion: Fusion | None = None,
+    ) -> list[Recommendation]:
+        """Return the top `k` movies for read `evidence`, minus named and `exclude`d ones."""
+        return self.top(self.scores(evidence, fusion), evidence, k, exclude)
+
+    def recommend(
+        self,
+        dialogue: Sequence[DialogueTurn],
+        summary: str | None = None,
+        *,
+        k: int = 50,
+        exclude: Iterable[str] = (),
+    ) -> list[Recommendation]:
+        """Top `k` movies for a dialogue (oldest utterance first) and an optional summary."""
+        return self.rank(self.evidence(dialogue, summary), k, exclude)

@@ -1,0 +1,64 @@
+"""Similar training dialogues: the movies recommenders suggested after conversations like this one.
+
+Every training turn is kept as its dense query vector and the movies suggested next. For a new
+dialogue, the nearest training turns (cosine, top `NEIGHBOURS`) vote for their suggestions,
+each with weight ``max(similarity, 0) ** POWER`` (a session-based nearest-neighbour recommender).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from scipy import sparse
+
+NEIGHBOURS: Final = 50
+POWER: Final = 3.0
+
+
+@dataclass(frozen=True)
+class TurnMemory:
+    """Training turns: query vectors, suggested movies (rows), and each turn's dialog number."""
+
+    vectors: np.ndarray
+    targets: sparse.csr_matrix
+    dialogs: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        vectors: np.ndarray,
+        targets: Sequence[Sequence[int]],
+        dialogs: Sequence[int],
+        n_items: int,
+    ) -> TurnMemory:
+        """Build from per-turn vectors, suggested rows and dialog numbers."""
+        rows = [turn for turn, picked in enumerate(targets) for _ in picked]
+        cols = [row for picked in targets for row in picked]
+        matrix = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(targets), n_items)
+        )
+        return cls(
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            matrix,
+            np.asarray(dialogs, dtype=np.int64),
+        )
+
+    def scores(self, query: np.ndarray, leave_out: int | None = None) -> np.ndarray:
+        """Votes of the nearest training turns for every movie (`leave_out`: a dialog number)."""
+        n_items = self.targets.shape[1]
+        if self.vectors.shape[0] == 0:
+            return np.zeros(n_items, dtype=np.float32)
+        similarity = self.vectors @ query
+        if leave_out is not None:
+            similarity = np.where(self.dialogs == leave_out, -1.0, similarity)
+        k = min(NEIGHBOURS, similarity.shape[0])
+        nearest = np.argpartition(-similarity, k - 1)[:k]
+        weights = np.maximum(similarity[nearest], 0.0) ** POWER
+        total = float(weights.sum())
+        if total <= 0:
+            return np.zeros(n_items, dtype=np.float32)
+        votes = self.targets[nearest].T @ (weights / total)
+        return np.asarray(votes, dtype=np.float32).ravel()

@@ -1,0 +1,160 @@
+"""Each signal of the movie ranker on a tiny hand-made dialogue whose right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.dialogue import from_context, mentioned_movies, query_text
+from retrieval.fusion import Fusion
+from retrieval.item_stats import ItemStats
+from retrieval.rank_features import FEATURES
+from retrieval.recommender import MovieRecommender
+from retrieval.recommender_build import redial_mentions
+from tests.recommend_fixtures import MOVIES, make_recommender, training_data
+
+
+@pytest.fixture(scope="module")
+def ranker() -> MovieRecommender:
+    return make_recommender()
+
+
+def column(ranker: MovieRecommender, name: str, dialogue: list[tuple[str, str]]) -> np.ndarray:
+    evidence = ranker.evidence(dialogue)  # type: ignore[arg-type]
+    from retrieval.rank_features import feature_matrix
+
+    matrix = feature_matrix(ranker.items, evidence.query, evidence.rows, evidence.weights)
+    return matrix[:, FEATURES.index(name)]
+
+
+def best(ranker: MovieRecommender, values: np.ndarray, exclude: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    order = [ranker.items.kb_ids[i] for i in np.argsort(-values, kind="stable")]
+    return next(kb_id for kb_id in order if kb_id not in exclude)
+
+
+def test_from_context_gives_the_last_utterance_to_the_seeker_and_skips_empty_ones() -> None:
+    turns = from_context(["", "Hi, what do you like?", "Horror, please."])
+    assert turns == [("RECOMMENDER", "Hi, what do you like?"), ("SEEKER", "Horror, please.")]
+    assert from_context(["a", "b", "c", "d"])[0] == ("RECOMMENDER", "a")
+    with pytest.raises(TypeError):
+        from_context("a single string")  # type: ignore[arg-type]
+
+
+def test_query_text_puts_the_newest_utterance_first_and_cuts_the_oldest() -> None:
+    turns = [("SEEKER", "old " * 100), ("RECOMMENDER", "middle"), ("SEEKER", "newest")]
+    text = query_text(turns, max_chars=30)  # type: ignore[arg-type]
+    assert text.startswith("newest middle")
+    assert len(text) <= 31
+
+
+def test_mentioned_movies_know_who_named_them_and_how_long_ago(ranker: MovieRecommender) -> None:
+    dialogue = [
+        ("SEEKER", "I loved The Shining (1980)."),
+        ("RECOMMENDER", "Have you seen Heat (1995)?"),
+        ("SEEKER", "Yes, and The Shining (1980) again."),
+    ]
+    found = {m.kb_id: m for m in mentioned_movies(dialogue, ranker.find_titles)}  # type: ignore[arg-type]
+    assert found["redial:1"].seeker_named and found["redial:1"].age == 0
+    assert not found["redial:7"].seeker_named and found["redial:7"].age == 1
+
+
+def test_dense_dialogue_signal_prefers_the_described_movie(ranker: MovieRecommender) -> None:
+    values = column(ranker, "dense_dialogue", [("SEEKER", "clownfish ocean")])
+    assert best(ranker, values) == "redial:5"
+
+
+def test_dense_items_signal_prefers_movies_like_the_named_one(ranker: MovieRecommender) -> None:
+    values = column(ranker, "dense_items", [("SEEKER", "I liked Finding Nemo (2003).")])
+    assert values[MOVIES.index(MOVIES[4])] == pytest.approx(values.max())
+
+
+def test_attribute_signal_follows_the_director(ranker: MovieRecommender) -> None:
+    values = column(ranker, "attributes", [("SEEKER", "The Shining (1980) was great.")])
+    assert best(ranker, values, {"redial:1"}) == "redial:6"  # also Stanley Kubrick
+
+
+def test_comention_signal_follows_training_dialogues(ranker: MovieRecommender) -> None:
+    values = column(ranker, "comention", [("SEEKER", "I liked Heat (1995).")])
+    assert best(ranker, values, {"redial:7"}) == "redial:8"
+
+
+def test_suggested_after_is_directed(ranker: MovieRecommender) -> None:
+    after_heat = column(ranker, "suggested_after", [("SEEKER", "I liked Heat (1995).")])
+    after_casino = column(ranker, "suggested_after", [("SEEKER", "I liked Casino (1995).")])
+    assert after_heat[7] > 0  # recommenders suggested Casino after Heat
+    assert after_casino[6] == 0  # never Heat after Casino
+
+
+def test_popularity_counts_training_dialogues(ranker: MovieRecommender) -> None:
+    stats = ranker.items.stats
+    assert stats.mentions[1] == 3  # The Exorcist: three training dialogues
+    assert stats.suggestions[1] == 2  # suggested by the recommender in two of them
+    assert stats.mentions[5] == 0  # Full Metal Jacket: never
+
+
+def test_leave_one_dialogue_out_subtracts_exactly(ranker: MovieRecommender) -> None:
+    data = training_data()
+    rows = ranker.items.rows
+    own = ItemStats.count([redial_mentions(data.redial_dialogs[2])], rows, len(rows))
+    rest = ranker.items.stats.without(own)
+    recount = ItemStats.count(
+        [redial_mentions(d) for i, d in enumerate(data.redial_dialogs) if i != 2], rows, len(rows)
+    )
+    assert np.array_equal(rest.mentions, recount.mentions)
+    assert (rest.comention != recount.comention).nnz == 0
+    assert (rest.suggested_after != recount.suggested_after).nnz == 0
+
+
+def test_recommend_excludes_named_and_rejected_movies(ranker: MovieRecommender) -> None:
+    dialogue = [("SEEKER", "I love horror like The Shining (1980) and It (2017).")]
+    picks = ranker.recommend(dialogue, k=10, exclude=["redial:2"])  # type: ignore[arg-type]
+    ids = [p.kb_id for p in picks]
+    assert {"redial:1", "redial:3", "redial:2"}.isdisjoint(ids)
+    assert len(ids) == len(MOVIES) - 3
+    assert [p.rank for p in picks] == list(range(1, len(ids) + 1))
+    assert all(a.score >= b.score for a, b in zip(picks, picks[1:], strict=False))
+
+
+def test_the_learned_fusion_ranks_the_known_answer_first(ranker: MovieRecommender) -> None:
+    picks = ranker.recommend([("SEEKER", "Any film like Heat (1995)?")], k=3)  # type: ignore[arg-type]
+    assert picks[0].kb_id == "redial:8"
+    assert picks[0].title == "Casino (1995)"
+
+
+def test_summary_moves_the_dense_query(ranker: MovieRecommender) -> None:
+    plain = ranker.evidence([("SEEKER", "hello")])  # type: ignore[list-item]
+    with_summary = ranker.evidence([("SEEKER", "hello")], summary="haunted hotel")  # type: ignore[list-item]
+    assert not np.allclose(plain.query, with_summary.query)
+    assert np.linalg.norm(with_summary.query) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_fusion_round_trips_through_json_and_rejects_unknown_features(
+    ranker: MovieRecommender,
+) -> None:
+    again = Fusion.from_json(ranker.fusion.to_json())
+    assert again.features == ranker.fusion.features
+    assert np.array_equal(again.weights, ranker.fusion.weights)
+    with pytest.raises(ValueError, match="unknown"):
+        Fusion.from_json({"features": ["nope"], "mean": [0], "scale": [1], "weights": [1]})
+
+
+def test_k_must_be_positive(ranker: MovieRecommender) -> None:
+    with pytest.raises(ValueError):
+        ranker.recommend([("SEEKER", "hi")], k=0)  # type: ignore[list-item]
+
+
+def test_similar_dialogues_vote_for_what_followed_similar_turns(ranker: MovieRecommender) -> None:
+    dialogue = [("RECOMMENDER", "Hi, what do you like?"), ("SEEKER", "about Toy Story (1995)")]
+    values = column(ranker, "similar_dialogues", dialogue)
+    # Finding Nemo followed this very turn; The Exorcist followed two other ones.
+    assert values[4] > values[1] > 0
+    assert values[5] == 0  # Full Metal Jacket followed no turn
+
+
+def test_turn_memory_leaves_a_dialogue_out() -> None:
+    from retrieval.turn_memory import TurnMemory
+
+    vectors = np.eye(2, dtype=np.float32)
+    memory = TurnMemory.of(vectors, [[0], [1]], [0, 1], n_items=3)
+    assert memory.scores(vectors[0])[0] > 0
+    assert memory.scores(vectors[0], leave_out=0)[0] == 0
