@@ -30,15 +30,18 @@ browser:
 
 demo: install
 	$(BIN)/rso index build
+	$(BIN)/rso recommend build
 	$(BIN)/rso demo
 
 test: install browser
 	$(BIN)/rso index build
+	$(BIN)/rso recommend build
 	$(BIN)/python -m pytest -q --durations=15
 
 # The RL-evidence experiment at the size that makes its SR claim reliable (several minutes).
 evidence: install
 	$(BIN)/rso index build
+	$(BIN)/rso recommend build
 	$(BIN)/python -m pytest -q --durations=15 -m evidence
 
 lint: install
