@@ -112,6 +112,7 @@ class _RunsByDefault(TyperGroup):
 eval_app = typer.Typer(
     cls=_RunsByDefault,
     help="Evaluate rollout runs (rso eval RUN...) or the movie ranker (rso eval recommend).",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
 
