@@ -93,7 +93,12 @@ def measure(mode: str, workdir: Path, **config: Any) -> Row:
 
 def fast_rows(workdir: Path, episodes: int) -> list[Row]:
     """The LLM-free mode: a first pass (cold caches), then again with warm caches."""
-    common: dict[str, Any] = {"cases": "inspired-train", "seeker": "act", "experts": "rule"}
+    common: dict[str, Any] = {
+        "cases": "inspired-train",
+        "seeker": "act",
+        "experts": "rule",
+        "planner": "uniform",
+    }
     # Loads cases, personas, the knowledge base and its vocabulary (not timed).
     measure("load", workdir, episodes=3, concurrency=1, **common)
     return [
