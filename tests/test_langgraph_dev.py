@@ -6,34 +6,15 @@ RSO_BASE_URL so that this test owns its lifetime), with the real FAISS index and
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from graph.llm_server import EmbeddedServer, free_port
+from graph.llm_server import EmbeddedServer
+from tests.servers import langgraph_dev
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server's whole process group (uvicorn may have a reloader child)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -42,56 +23,11 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     resources.movie_index()  # build (or validate) the cached index before the server needs it
     logs = tmp_path_factory.mktemp("langgraph-dev")
-    with EmbeddedServer(log_path=logs / "llama.log") as llm:
-        port = free_port()
-        env = os.environ | {
-            "RSO_BASE_URL": llm.base_url,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "LANGSMITH_TRACING": "false",
-            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        }
-        command = [
-            str(Path(sys.executable).with_name("langgraph")),
-            "dev",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-browser",
-            "--no-reload",
-        ]
-        with open(logs / "server.log", "wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                url = f"http://127.0.0.1:{port}"
-                deadline = time.monotonic() + 120
-                while True:
-                    if process.poll() is not None:
-                        pytest.fail(
-                            "langgraph dev exited:\n" + (logs / "server.log").read_text()[-3000:]
-                        )
-                    try:
-                        if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        pytest.fail(
-                            "langgraph dev did not answer within 120 s:\n"
-                            + (logs / "server.log").read_text()[-3000:]
-                        )
-                    time.sleep(1)
-                yield url
-            finally:
-                _stop(process)
+    with (
+        EmbeddedServer(log_path=logs / "llama.log") as llm,
+        langgraph_dev({"RSO_BASE_URL": llm.base_url}, logs / "server.log") as url,
+    ):
+        yield url
 
 
 def test_a_turn_through_the_http_api(server_url: str) -> None:
