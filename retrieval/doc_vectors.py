@@ -22,6 +22,7 @@ import numpy as np
 from retrieval.embedding import TextEmbedder, l2_normalize
 from retrieval.fingerprint import file_sha256, kb_fingerprint
 from rso.data.records import Movie
+from rso.jsonio import invalid_key, read_json_object
 from rso.paths import processed_data_dir
 
 VECTORS_FILE: Final = "movies.npy"
@@ -92,9 +93,9 @@ def read_shipped_vectors(
         return ShippedVectorsUnusable(directory, reason)
 
     try:
-        meta = json.loads(sidecar_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise unusable(f"{SIDECAR_FILE} is unreadable ({exc})") from None
+        meta = read_json_object(sidecar_path)
+    except ValueError as exc:
+        raise unusable(str(exc)) from None
     required = {
         "format": int,
         "kb_fingerprint": str,
@@ -105,9 +106,7 @@ def read_shipped_vectors(
         "dimension": int,
         "sha256": str,
     }
-    if not isinstance(meta, dict) or any(
-        not isinstance(meta.get(k), t) for k, t in required.items()
-    ):
+    if invalid_key(meta, required) is not None:
         raise unusable(f"{SIDECAR_FILE} lacks one of {sorted(required)}")
     if meta["format"] != SHIPPED_FORMAT:
         raise unusable(f"format {meta['format']} != {SHIPPED_FORMAT}")

@@ -34,6 +34,7 @@ from retrieval.embedding import TextEmbedder, get_embedder
 from retrieval.faiss_runtime import import_faiss, omp_threads, search_threads
 from retrieval.fingerprint import FORMAT_VERSION, file_sha256, index_stamp, kb_fingerprint
 from rso.data.records import Movie
+from rso.jsonio import invalid_key, read_json_object
 from rso.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -229,9 +230,9 @@ class MovieIndex:
             return IndexLoadError(directory, reason, kind="stale")
 
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise corrupt(f"{META_FILE} is unreadable ({exc})") from None
+            meta = read_json_object(meta_path)
+        except ValueError as exc:
+            raise corrupt(str(exc)) from None
         required = {
             "format_version": int,
             "fingerprint": str,
@@ -244,14 +245,11 @@ class MovieIndex:
             "kb_ids": list,
             "titles": list,
         }
-        if not isinstance(meta, dict):
-            raise corrupt(f"{META_FILE} does not hold a JSON object")
         # The version first: an older layout lacks newer keys, which makes it stale, not corrupt.
         if isinstance(meta.get("format_version"), int) and meta["format_version"] != FORMAT_VERSION:
             raise stale(f"format version {meta['format_version']} != {FORMAT_VERSION}")
-        for key, kind in required.items():
-            if not isinstance(meta.get(key), kind):
-                raise corrupt(f"{META_FILE} lacks a valid {key!r}")
+        if (key := invalid_key(meta, required)) is not None:
+            raise corrupt(f"{META_FILE} lacks a valid {key!r}")
 
         # Staleness first, naming what changed, so the log says why a rebuild happens.
         kb_digest = kb_fingerprint(movies)

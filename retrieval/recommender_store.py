@@ -25,6 +25,7 @@ from retrieval.fusion import Fusion
 from retrieval.item_stats import ItemStats
 from retrieval.rank_features import ItemData
 from retrieval.turn_memory import TurnMemory
+from rso.jsonio import invalid_key, read_json_object
 from rso.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -144,10 +145,10 @@ def read(
     if not meta_path.is_file():
         raise RecommenderLoadError(directory, "nothing saved", kind="missing")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecommenderLoadError(directory, f"{META_FILE}: {exc}", kind="corrupt") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+        meta = read_json_object(meta_path)
+    except ValueError as exc:
+        raise RecommenderLoadError(directory, str(exc), kind="corrupt") from None
+    if invalid_key(meta, {"files": dict}) is not None:
         raise RecommenderLoadError(directory, f"{META_FILE} is malformed", kind="corrupt")
     if meta.get("format_version") != FORMAT_VERSION or meta.get("fingerprint") != fingerprint:
         raise RecommenderLoadError(

@@ -50,3 +50,19 @@ def write_json(path: Path, value: Any, **kwargs: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(dumps(value, **kwargs) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """Read a JSON object from `path`; raise ValueError saying why it cannot be read."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{Path(path).name} is unreadable ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{Path(path).name} does not hold a JSON object")
+    return value
+
+
+def invalid_key(obj: Mapping[str, Any], required: Mapping[str, type]) -> str | None:
+    """Return the first key of `required` that `obj` lacks or holds with another type."""
+    return next((key for key, kind in required.items() if not isinstance(obj.get(key), kind)), None)

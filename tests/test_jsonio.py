@@ -56,3 +56,20 @@ def test_write_json_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Pa
     jsonio.write_json(path, {"sr": float("nan"), "n": 2}, sort_keys=True)
     assert path.read_text() == '{"n": 2, "sr": null}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_read_json_object_and_invalid_key(tmp_path: Path) -> None:
+    from rso.jsonio import invalid_key, read_json_object
+
+    good = tmp_path / "meta.json"
+    good.write_text('{"count": 3, "name": "x"}')
+    assert read_json_object(good) == {"count": 3, "name": "x"}
+    assert invalid_key(read_json_object(good), {"count": int, "name": str}) is None
+    assert invalid_key(read_json_object(good), {"count": str}) == "count"
+    assert invalid_key(read_json_object(good), {"missing": int}) == "missing"
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(ValueError, match="list.json does not hold a JSON object"):
+        read_json_object(tmp_path / "list.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json is unreadable"):
+        read_json_object(tmp_path / "bad.json")
