@@ -1,58 +1,138 @@
-"""The Preference Reasoner: one sentence on the seeker's movie preferences, or none known yet."""
+"""The Preference Reasoner: one sentence on the seeker's movie preferences, or none known yet.
+
+The LLM lists what the seeker likes and dislikes, in the seeker's own words (a task a small model
+does far better than writing a free summary). Every item must be grounded: its distinctive words
+occur in what the seeker said, so an item the model invented or copied from the prompt's examples
+is dropped. A liked item the seeker negated ("I do not really like musicals") becomes a dislike.
+The lists are merged with the earlier summary's, since preferences once stated do not vanish when
+a small model forgets them, and written as one sentence: "Likes comedies, Tom Hanks; dislikes
+gore."
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from agents.rule_preferences import is_negated
 from graph import models
 from graph.context import Context, context_from
 from graph.routing import REASON_PREFERENCES
 from graph.state import FallbackRecord, State
-from graph.utils import dialogue_turns, fallback, overlap
+from graph.utils import clip_text, content_words, dialogue_turns, fallback
 from prompts import preference_reasoner as prompts
-from rso.dialogue import SEEKER, format_dialogue
+from rso.dialogue import SEEKER
+
+logger = logging.getLogger("rso.agents.preference_reasoner")
 
 #: A summary longer than this is not "one sentence"; it is clipped (and the clip logged).
 MAX_SUMMARY_CHARS = 400
+#: Most items kept per list (the most recent ones).
+MAX_ITEMS = 8
+#: Characters of the seeker's words shown to the model (the end of the dialogue matters most).
+MAX_SEEKER_CHARS = 800
+#: Words of small talk that never make an item a preference (stems, as `content_words` cuts them).
+SMALL_TALK = frozenset(
+    word[:5]
+    for word in (
+        "good great thanks thank hello fine sure okay yeah nice cool tonight weekend something "
+        "anything recommend recommendation doing pretty trailer trailers going"
+    ).split()
+)
 
 
-class PreferenceSummary(BaseModel):
-    """What the Preference Reasoner answers."""
+class PreferenceLists(BaseModel):
+    """What the Preference Reasoner's LLM answers."""
 
-    reasoning: str = Field(description="What the seeker revealed, in one or two short sentences.")
-    summary: str = Field(
-        description=f'The preferences in one sentence, or "{prompts.NO_PREFERENCES}".'
+    likes: list[str] = Field(
+        default_factory=list,
+        description="Genres, people, movies and moods the seeker likes, in their own words.",
+    )
+    dislikes: list[str] = Field(
+        default_factory=list, description="What the seeker dislikes, in their own words."
     )
 
 
-def is_no_preference(summary: str) -> bool:
-    """Return True for an empty summary or one saying that no preference is known."""
-    text = summary.strip().strip(".").casefold()
-    return not text or text.startswith(("none", "no preference", "unknown", "n/a"))
+def preference_messages(seeker_words: str) -> list[BaseMessage]:
+    """Return the prompt: instruction, the worked examples as earlier turns, the seeker's words."""
+    messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM)]
+    for words, answer in prompts.EXAMPLES:
+        messages += [
+            HumanMessage(prompts.USER.format(seeker_words=words)),
+            AIMessage(json.dumps(answer)),
+        ]
+    messages.append(HumanMessage(prompts.USER.format(seeker_words=seeker_words)))
+    return messages
+
+
+def grounded_items(items: Iterable[str], said: str) -> list[str]:
+    """Keep the items whose distinctive words all occur in `said` (not small talk), deduplicated."""
+    source = content_words(said)
+    kept: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        text = " ".join(str(item).split()).strip(" .,;:!?\"'")
+        words = content_words(text) - SMALL_TALK
+        if words and words <= source and text.casefold() not in seen:
+            kept.append(text)
+            seen.add(text.casefold())
+    return kept
+
+
+def summary_sentence(likes: list[str], dislikes: list[str]) -> str:
+    """Write the lists as one sentence ("" when both are empty)."""
+    parts = []
+    if likes:
+        parts.append(prompts.LIKES.format(items=", ".join(likes)))
+    if dislikes:
+        parts.append(prompts.DISLIKES.format(items=", ".join(dislikes)))
+    if not parts:
+        return ""
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+_SUMMARY = re.compile(r"^(?:Likes (?P<likes>.*?))?(?:;? ?[Dd]islikes (?P<dislikes>.*?))?\.$")
+
+
+def summary_lists(summary: str) -> tuple[list[str], list[str]]:
+    """Read a `summary_sentence` back into (likes, dislikes); other text gives empty lists."""
+    match = _SUMMARY.match(summary.strip())
+    if not summary.strip() or match is None:
+        return [], []
+    return _split(match.group("likes")), _split(match.group("dislikes"))
+
+
+def _split(items: str | None) -> list[str]:
+    return [item.strip() for item in (items or "").split(",") if item.strip()]
+
+
+def _merge(earlier: list[str], new: list[str], drop: list[str]) -> list[str]:
+    dropped = {item.casefold() for item in drop}
+    merged: dict[str, str] = {}
+    for item in [*earlier, *new]:
+        if item.casefold() not in dropped:
+            merged.pop(item.casefold(), None)  # a repeated item moves to the most recent end
+            merged[item.casefold()] = item
+    return list(merged.values())[-MAX_ITEMS:]
 
 
 def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Update the one-sentence preference summary; keep the previous one if the LLM fails."""
     context = context_from(runtime)
     settings = context.llm("reasoner")
-    history = state.messages[:-1][-context.history_messages :]
-    user = prompts.USER.format(
-        earlier_summary=state.preferences or prompts.NO_PREFERENCES,
-        dialogue=format_dialogue(dialogue_turns(history, context.max_message_chars)) or "(start)",
-        seeker_message=state.seeker_text,
-    )
-    messages = [
-        SystemMessage(prompts.SYSTEM.format(none=prompts.NO_PREFERENCES)),
-        HumanMessage(user),
-    ]
+    said = " ".join(text for speaker, text in dialogue_turns(state.messages) if speaker == SEEKER)
     result = models.structured_call(
         models.load_chat_model(settings),
-        PreferenceSummary,
-        messages,
+        PreferenceLists,
+        preference_messages(clip_text(said, MAX_SEEKER_CHARS)),
         settings.structured_method,
         retries=context.llm_max_retries,
     )
@@ -67,34 +147,33 @@ def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any
                 )
             ]
         }
-    summary = " ".join(result.value.summary.split())
+    answer = result.value
+    likes = grounded_items(answer.likes, said)
+    dislikes = grounded_items(answer.dislikes, said)
+    dislikes += [item for item in likes if is_negated(item, said) and item not in dislikes]
+    likes = [item for item in likes if item not in dislikes]
+    given = [*answer.likes, *answer.dislikes]
     fallbacks: list[FallbackRecord] = []
-    if is_no_preference(summary):
-        if state.preferences:
-            # Preferences once stated do not vanish; a tiny model sometimes forgets them.
-            fallbacks.append(
-                fallback(
-                    state.turn,
-                    REASON_PREFERENCES,
-                    "the model reported no preferences although some were known",
-                    "kept the previous preference summary",
-                )
-            )
-            return {"fallbacks": fallbacks}
-        return {"preferences": ""}
-    said = " ".join(text for speaker, text in dialogue_turns(state.messages) if speaker == SEEKER)
-    if overlap(summary, said) == 0.0:
-        # Not one word of the summary comes from the seeker: a small model describing its
-        # instructions or inventing tastes. Invented preferences would steer every later turn.
+    if given and not likes and not dislikes:
+        # Not one item comes from the seeker: a small model copying its examples or inventing
+        # tastes. Invented preferences would steer every later turn.
         fallbacks.append(
             fallback(
                 state.turn,
                 REASON_PREFERENCES,
-                f"summary {summary[:80]!r} shares no word with the seeker's messages",
+                f"no listed preference {given[:3]!r} comes from the seeker's messages",
                 "kept the previous preference summary",
             )
         )
         return {"fallbacks": fallbacks}
+    if len(likes) + len(dislikes) < len(given):
+        logger.info("turn %d: dropped ungrounded preference items of %r", state.turn, given)
+    earlier_likes, earlier_dislikes = summary_lists(state.preferences)
+    summary = summary_sentence(
+        _merge(earlier_likes, likes, dislikes), _merge(earlier_dislikes, dislikes, likes)
+    )
+    if not summary:
+        return {"preferences": state.preferences}
     if len(summary) > MAX_SUMMARY_CHARS:
         fallbacks.append(
             fallback(

@@ -237,6 +237,15 @@ def extract_preferences(
     )
 
 
+def is_negated(phrase: str, text: str) -> bool:
+    """Return True when a sentence of `text` that contains `phrase` carries a negation cue."""
+    needle = _norm(phrase)
+    return any(
+        needle in _norm(sentence) and _NEGATION.search(sentence) is not None
+        for sentence in _SENTENCES.split(text)
+    )
+
+
 def _extend(target: list[str], items: Iterable[str]) -> None:
     for item in items:
         if item not in target:

@@ -11,6 +11,9 @@ from typing import Final, Literal, get_args
 #: How the Planner turns its distribution into a strategy: draw from it, or take the argmax.
 PlannerMode = Literal["sample", "greedy"]
 PLANNER_MODES: Final[tuple[PlannerMode, ...]] = get_args(PlannerMode)
+#: How the Planner chooses when a person chats (rso chat, the demo, the web page): the most
+#: likely strategy. Rollouts and training sample (the Context default) to explore.
+CHAT_PLANNER_MODE: Final[PlannerMode] = "greedy"
 
 #: Which implementation of the Preference Reasoner, Fact Retriever and Actor runs.
 ExpertsMode = Literal["llm", "rule"]

@@ -1,26 +1,34 @@
 from __future__ import annotations
 
-from agents.preference_reasoner import is_no_preference, reason_preferences
+from agents.preference_reasoner import (
+    grounded_items,
+    reason_preferences,
+    summary_lists,
+    summary_sentence,
+)
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.world import runtime, state
 
 
-def test_summary_from_structured_answer(monkeypatch) -> None:
-    fake = ScriptedChatModel(
-        script=[{"reasoning": "They said horror.", "summary": "Likes  scary horror movies."}]
-    )
+def test_summary_from_the_listed_preferences(monkeypatch) -> None:
+    fake = ScriptedChatModel(script=[{"likes": ["scary  horror movies"], "dislikes": []}])
     patch_chat_model(monkeypatch, fake)
-    s = state("Hello.", "Hi! What do you like?", "I love horror movies, the scarier the better")
+    s = state(
+        "Hello.", "Hi! What do you like?", "I love scary horror movies, the scarier the better"
+    )
     update = reason_preferences(s, runtime())
     assert update == {"preferences": "Likes scary horror movies."}
     prompt = fake.prompt_text(0)
-    assert "Seeker: Hello.\nRecommender: Hi! What do you like?" in prompt
-    assert "<latest_seeker_message>\nI love horror movies" in prompt
-    assert fake.requests[0]["tool_choice"]["function"]["name"] == "PreferenceSummary"
+    # Only the seeker's words are shown, after the worked examples.
+    assert prompt.rstrip().endswith(
+        "Seeker: Hello. I love scary horror movies, the scarier the better"
+    )
+    assert "What do you like?" not in prompt
+    assert fake.requests[0]["tool_choice"]["function"]["name"] == "PreferenceLists"
 
 
 def test_malformed_output_keeps_previous_summary_and_logs(monkeypatch) -> None:
-    fake = ScriptedChatModel(script=["not json at all", '{"reasoning": "x"'])
+    fake = ScriptedChatModel(script=["not json at all", '{"likes": ["x"'])
     patch_chat_model(monkeypatch, fake)
     s = state("Hello.", "Hi!", "anything", preferences="Likes comedies.")
     update = reason_preferences(s, runtime(llm_max_retries=1))
@@ -33,43 +41,64 @@ def test_malformed_output_keeps_previous_summary_and_logs(monkeypatch) -> None:
 
 
 def test_retry_after_malformed_output_succeeds(monkeypatch) -> None:
-    fake = ScriptedChatModel(
-        script=['{"summary": 3', {"reasoning": "r", "summary": "Likes heist thrillers."}]
-    )
+    fake = ScriptedChatModel(script=['{"likes": 3', {"likes": ["heist movies"], "dislikes": []}])
     patch_chat_model(monkeypatch, fake)
     update = reason_preferences(state("I like heist movies"), runtime(llm_max_retries=1))
-    assert update == {"preferences": "Likes heist thrillers."}
+    assert update == {"preferences": "Likes heist movies."}
 
 
-def test_none_yet_clears_nothing_known_and_keeps_known(monkeypatch) -> None:
-    patch_chat_model(
-        monkeypatch, ScriptedChatModel(default={"reasoning": "-", "summary": "none yet"})
-    )
+def test_empty_lists_keep_what_is_known(monkeypatch) -> None:
+    patch_chat_model(monkeypatch, ScriptedChatModel(default={"likes": [], "dislikes": []}))
     assert reason_preferences(state("Hello."), runtime()) == {"preferences": ""}
     update = reason_preferences(state("Hello.", "Hi", "ok", preferences="Likes horror."), runtime())
-    assert "preferences" not in update
-    assert "kept the previous" in update["fallbacks"][0]["action"]
+    assert update == {"preferences": "Likes horror."}
 
 
-def test_overlong_summary_is_clipped_and_logged(monkeypatch) -> None:
+def test_new_items_merge_with_the_earlier_summary_and_negations_become_dislikes(
+    monkeypatch,
+) -> None:
     patch_chat_model(
-        monkeypatch, ScriptedChatModel(script=[{"reasoning": "-", "summary": "a " * 400}])
+        monkeypatch,
+        ScriptedChatModel(default={"likes": ["musicals", "holiday movie"], "dislikes": []}),
     )
-    update = reason_preferences(state("I like everything"), runtime())
-    assert len(update["preferences"]) == 400
-    assert update["fallbacks"][0]["failure"].startswith("summary of")
+    s = state(
+        "I like comedies.",
+        "Great! Anything else?",
+        "A holiday movie maybe. I do not really like musicals.",
+        preferences="Likes comedies.",
+    )
+    update = reason_preferences(s, runtime())
+    assert update == {"preferences": "Likes comedies, holiday movie; dislikes musicals."}
 
 
-def test_is_no_preference() -> None:
-    assert is_no_preference("none yet") and is_no_preference(" None. ") and is_no_preference("")
-    assert not is_no_preference("Likes horror but not gore.")
-
-
-def test_a_summary_with_no_word_from_the_seeker_is_rejected(monkeypatch) -> None:
-    invented = "The JSON document provides information about the preferences of the seeker."
+def test_items_not_from_the_seeker_are_dropped(monkeypatch) -> None:
     patch_chat_model(
-        monkeypatch, ScriptedChatModel(script=[{"reasoning": "-", "summary": invented}])
+        monkeypatch,
+        ScriptedChatModel(default={"likes": ["Tom Hanks", "comedies"], "dislikes": ["gore"]}),
+    )
+    update = reason_preferences(state("hi! mostly comedies."), runtime())
+    assert update == {"preferences": "Likes comedies."}
+
+
+def test_a_list_with_no_item_from_the_seeker_is_rejected(monkeypatch) -> None:
+    patch_chat_model(
+        monkeypatch,
+        ScriptedChatModel(script=[{"likes": ["The Conjuring", "drama"], "dislikes": []}]),
     )
     update = reason_preferences(state("Hello.", "Hi!", "I want something scary"), runtime())
     assert "preferences" not in update
-    assert "shares no word with the seeker's messages" in update["fallbacks"][0]["failure"]
+    assert "comes from the seeker's messages" in update["fallbacks"][0]["failure"]
+
+
+def test_grounding_ignores_small_talk() -> None:
+    said = "Hi, I am good. Great! I would like a fun movie with Keanu Reeves."
+    assert grounded_items(["Hi", "I am good", "Great", "Keanu Reeves", "keanu reeves"], said) == [
+        "Keanu Reeves"
+    ]
+
+
+def test_summary_sentence_reads_back() -> None:
+    for likes, dislikes in [(["comedies", "Tom Hanks"], ["gore"]), ([], ["musicals"]), (["x"], [])]:
+        assert summary_lists(summary_sentence(likes, dislikes)) == (likes, dislikes)
+    assert summary_sentence([], []) == ""
+    assert summary_lists("Some free text about horror") == ([], [])

@@ -48,7 +48,7 @@ def test_two_turns_in_a_session(fake, tmp_path) -> None:
             context=FAST,
         )
     assert second["turn"] == 1
-    assert second["preferences"] == "Likes scary horror movies."
+    assert second["preferences"] == "Likes horror movies."
     assert (
         second["chosen_movie"] == "m2"
         and second["movie_facts"] == "A 2013 horror mystery by James Wan."
@@ -131,7 +131,7 @@ def test_mixed_content_reads_the_text_and_logs_the_rest(fake) -> None:
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}},
     ]
     out = graph.invoke({"messages": [HumanMessage(content)]}, context=FAST)
-    assert out["preferences"] == "Likes scary horror movies."
+    assert out["preferences"] == "Likes horror movies."
     assert "non-text content (image_url)" in out["fallbacks"][0]["failure"]
 
 

@@ -136,10 +136,10 @@ def answer(messages):
     """One fake model for all roles, answering by the role's system prompt."""
     system = messages[0].content if isinstance(messages[0], SystemMessage) else ""
     seeker = " ".join(m.text for m in messages if isinstance(m, HumanMessage)).lower()
-    if "summarise the seeker's movie preferences" in seeker:
-        if "horror" in seeker:
-            return {"reasoning": "said horror", "summary": "Likes scary horror movies."}
-        return {"reasoning": "nothing yet", "summary": "none yet"}
+    if "list their movie preferences" in system:
+        if "horror" in messages[-1].text.lower():
+            return {"likes": ["horror movies"], "dislikes": []}
+        return {"likes": [], "dislikes": []}
     if "help a movie recommender choose" in system:
         return {
             "reasoning": "fits",

@@ -31,8 +31,10 @@ def _movie(kb_id: str | None) -> dict[str, str] | None:
     return {"kb_id": kb_id, "title": movie.display_title if movie else kb_id}
 
 
-def turn_payload(out: dict[str, Any], thread_id: str) -> dict[str, Any]:
-    """Return the JSON-ready summary of one turn's output."""
+def turn_payload(
+    out: dict[str, Any], thread_id: str, planner_mode: str | None = None
+) -> dict[str, Any]:
+    """Return the JSON-ready summary of one turn's output (`planner_mode`: how it was chosen)."""
     strategy = out.get("strategy")
     probs = out.get("strategy_probs") or {}
     return {
@@ -40,6 +42,7 @@ def turn_payload(out: dict[str, Any], thread_id: str) -> dict[str, Any]:
         "turn": out["turn"],
         "reply": out["reply"],
         "strategy": strategy,
+        "planner_mode": planner_mode if strategy else None,
         "strategy_probability": probs.get(strategy) if strategy else None,
         "strategy_logprob": out.get("strategy_logprob"),
         "strategy_probs": probs,
@@ -56,12 +59,44 @@ def _summary_line(payload: dict[str, Any]) -> str:
     if payload["strategy"] is None:
         strategy = "none (generic prompt)"
     else:
-        strategy = f"{payload['strategy']} (p={payload['strategy_probability']:.2f})"
+        mode = payload.get("planner_mode")
+        how = f"{mode}, " if mode else ""
+        strategy = f"{payload['strategy']} ({how}p={payload['strategy_probability']:.2f})"
     recommended = ", ".join(m["title"] for m in payload["recommended"]) or "-"
     line = f"  [strategy: {strategy} | recommended: {recommended}"
     if payload["fallbacks"]:
         line += f" | fallbacks: {len(payload['fallbacks'])}"
     return line + "]"
+
+
+def chat_context(**overrides: Any) -> Context:
+    """Return the Context of a person's chat: as `Context.from_env`, but greedy by default.
+
+    A person meets the Planner's most likely strategy unless a flag or ``RSO_PLANNER_MODE`` asks
+    for sampling (rollouts and training keep sampling, the Context default).
+    """
+    import os
+
+    from graph.context import Context
+    from rso.modes import CHAT_PLANNER_MODE
+
+    if overrides.get("planner_mode") is None and "RSO_PLANNER_MODE" not in os.environ:
+        overrides["planner_mode"] = CHAT_PLANNER_MODE
+    return Context.from_env(**overrides)
+
+
+def planner_line(context: Context) -> str:
+    """Say which Planner chooses the strategy and how (greedy or sampled)."""
+    if not context.use_planner:
+        return "No Planner (ablation): every reply uses the generic prompt."
+    if context.planner_checkpoint in (None, "uniform"):
+        return "No Planner checkpoint: strategies are drawn uniformly."
+    how = (
+        "the most likely strategy each turn"
+        if context.planner_mode == "greedy"
+        else "a strategy drawn from its distribution each turn"
+    )
+    return f"Planner {context.planner_checkpoint} ({context.planner_mode}: {how})."
 
 
 def _run_turn(session: SessionGraph, thread_id: str, text: str, context: Context) -> dict[str, Any]:
@@ -78,7 +113,7 @@ def _run_turn(session: SessionGraph, thread_id: str, text: str, context: Context
         out = session.invoke(InputState(messages=[HumanMessage(text)]), config, context=context)
     except (InvalidTurnError, LLMError, EmbeddedServerError, SessionBusyError) as exc:
         raise fail(str(exc)) from None
-    return turn_payload(out, thread_id)
+    return turn_payload(out, thread_id, context.planner_mode)
 
 
 def chat_command(
@@ -116,7 +151,11 @@ def chat_command(
         ),
     ] = None,
     planner_mode: Annotated[
-        str | None, typer.Option(help="sample or greedy (default: $RSO_PLANNER_MODE, sample).")
+        str | None,
+        typer.Option(
+            help="greedy (the most likely strategy) or sample (draw it, as rollouts do); "
+            "default: $RSO_PLANNER_MODE, else greedy."
+        ),
     ] = None,
     no_planner: Annotated[
         bool, typer.Option("--no-planner", help="Ablation: generic prompt, no strategy.")
@@ -135,7 +174,7 @@ def chat_command(
 ) -> None:
     """Chat with the recommender; each turn shows the strategy chosen and the movie recommended."""
     from graph.builder import open_session_graph
-    from graph.context import Context, ContextError
+    from graph.context import ContextError
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -159,7 +198,7 @@ def chat_command(
         if flag:
             overrides[field] = False
     try:
-        context = Context.from_env(**overrides)
+        context = chat_context(**overrides)
     except ContextError as exc:
         raise fail(str(exc), 2) from None
     if planner_checkpoint is not None and not planner_checkpoint.exists():
@@ -201,8 +240,7 @@ def _interactive(session: SessionGraph, thread_id: str, context: Context, contin
         typer.echo(f"Continuing session {thread_id} ({len(history)} messages so far).")
     else:
         typer.echo(f"New session {thread_id} (continue it later with --thread {thread_id}).")
-    if context.use_planner and context.planner_checkpoint in (None, "uniform"):
-        typer.echo("No Planner checkpoint: strategies are drawn uniformly.")
+    typer.echo(planner_line(context))
     typer.echo("Type your message; 'quit' or Ctrl-D leaves.\n")
     while True:
         try:

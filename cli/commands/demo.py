@@ -45,10 +45,9 @@ def demo_command(
     """Run the main job on the embedded defaults: data, index, a 3-turn chat, a small batch."""
     import shutil
 
-    from cli.commands.chat import _run_turn, _summary_line
+    from cli.commands.chat import _run_turn, _summary_line, chat_context, planner_line
     from cli.commands.data import _print_report
     from graph.builder import open_session_graph
-    from graph.context import Context
     from rollouts.config import RolloutConfig
     from rollouts.runner import run_rollouts
     from rso.data.check import check
@@ -77,7 +76,8 @@ def demo_command(
     _done(started)
 
     started = _step("3/4 a scripted conversation with the recommender (embedded SmolLM2-135M)")
-    context = Context.from_env(seed=seed)
+    context = chat_context(seed=seed)
+    typer.echo(f"   {planner_line(context)}")
     thread_id = f"demo-{uuid.uuid4().hex[:8]}"
     with open_session_graph(None) as session:
         for text in SCRIPT:

@@ -12,7 +12,7 @@ function chatSettings() {
 // The run context sent with each turn (graph.context.Context field names).
 function runContext(settings) {
   const planner = settings.planner === "path" ? (settings.path || "").trim() : settings.planner;
-  const context = { planner_checkpoint: planner || "sft", planner_mode: settings.mode || "sample" };
+  const context = { planner_checkpoint: planner || "sft", planner_mode: settings.mode || "greedy" };
   if (settings.experts) context.experts = settings.experts;
   return context;
 }
@@ -32,7 +32,7 @@ function plannerControls(onChange) {
                                   ["majority", "majority"], ["path", "checkpoint path…"]],
            s.planner || "sft"),
     path,
-    select("planner-mode", "Mode", [["sample", "sample"], ["greedy", "greedy"]], s.mode || "sample"),
+    select("planner-mode", "Mode", [["greedy", "greedy"], ["sample", "sample"]], s.mode || "greedy"),
     select("experts", "Experts", [["", "server default"], ["llm", "llm"], ["rule", "rule (LLM-free)"]],
            s.experts || ""));
   box.addEventListener("change", () => {
