@@ -41,10 +41,30 @@ MAX_SEEKER_CHARS = 800
 #: Words of small talk that never make an item a preference (stems, as `content_words` cuts them).
 SMALL_TALK = frozenset(
     word[:5]
-    for word in (
-        "good great thanks thank hello fine sure okay yeah nice cool tonight weekend something "
-        "anything recommend recommendation doing pretty trailer trailers going"
-    ).split()
+    for word in [
+        "good",
+        "great",
+        "thanks",
+        "thank",
+        "hello",
+        "fine",
+        "sure",
+        "okay",
+        "yeah",
+        "nice",
+        "cool",
+        "tonight",
+        "weekend",
+        "something",
+        "anything",
+        "recommend",
+        "recommendation",
+        "doing",
+        "pretty",
+        "trailer",
+        "trailers",
+        "going",
+    ]
 )
 
 
