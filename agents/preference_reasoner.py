@@ -41,7 +41,7 @@ MAX_SEEKER_CHARS = 800
 #: Words of small talk that never make an item a preference (stems, as `content_words` cuts them).
 SMALL_TALK = frozenset(
     word[:5]
-    for word in [
+    for word in (
         "good",
         "great",
         "thanks",
@@ -64,7 +64,7 @@ SMALL_TALK = frozenset(
         "trailer",
         "trailers",
         "going",
-    ]
+    )
 )
 
 
