@@ -12,13 +12,14 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
+from agents.dialogue_memory import current_movie, dialogue_of, preferences_of
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import RETRIEVE_FACTS
 from graph.state import FallbackRecord, State
-from graph.utils import clip_text, dialogue_turns, fallback, overlap
+from graph.utils import clip_text, content_words, dialogue_turns, fallback, overlap
 from prompts import fact_retriever as prompts
 from retrieval.dialogue import DialogueTurn
 from rso.data.records import Movie
@@ -28,6 +29,8 @@ from rso.dialogue import format_dialogue
 MAX_FACT_WORDS = 99
 #: Share of the facts' content words that must occur in the movie's record (else: invented).
 MIN_FACT_OVERLAP = 0.4
+#: Distinctive words the facts must hold besides the title ("Title: The Proposal" is no fact).
+MIN_FACT_WORDS = 2
 #: Words of plot shown per candidate: three full records must fit a small model's context.
 CANDIDATE_PLOT_WORDS = 80
 
@@ -35,9 +38,33 @@ CANDIDATE_PLOT_WORDS = 80
 class MoviePick(BaseModel):
     """What the Fact Retriever's LLM answers."""
 
-    reasoning: str = Field(description="Why the movie fits, or why none does, in one sentence.")
     choice: str = Field(description=f'The chosen title as written, or "{prompts.NO_CHOICE}".')
     facts: str = Field(description="Facts about the chosen movie from its record, under 100 words.")
+
+
+def pick_schema(candidates: Sequence[Movie]) -> type[MoviePick]:
+    """Return `MoviePick` whose choice is one of the candidates' titles or the decline.
+
+    A server that constrains decoding to the schema (llama.cpp's function calling, vLLM's
+    json_schema) can then only answer a valid choice; the value is still checked on return.
+    """
+    options = list(dict.fromkeys([*(movie.title for movie in candidates), prompts.NO_CHOICE]))
+    choice = Field(
+        description=f'The chosen title as written, or "{prompts.NO_CHOICE}".',
+        json_schema_extra={"enum": options},
+    )
+    return create_model(  # type: ignore[no-any-return]
+        "MoviePick", __base__=MoviePick, __doc__=MoviePick.__doc__, choice=(str, choice)
+    )
+
+
+def movie_under_discussion(state: State) -> str | None:
+    """Return the movie the latest recommending reply named, unless the seeker turned it down."""
+    dialogue = dialogue_of(state.messages, state.recommended_history)
+    current = current_movie(dialogue)
+    if current is None or current in preferences_of(dialogue).rejected:
+        return None
+    return current
 
 
 def movie_record(movie: Movie, plot_words: int = CANDIDATE_PLOT_WORDS) -> str:
@@ -93,6 +120,9 @@ def facts_problem(facts: str, movie: Movie) -> str | None:
         return "the model gave no facts"
     if re.search(r"[<>{}]", facts):
         return "the facts contain markup"
+    beyond_title = content_words(facts) - content_words(f"title {movie.title}")
+    if len(beyond_title) < MIN_FACT_WORDS:
+        return "the facts say nothing beyond the title"
     grounded = overlap(facts, movie_record(movie, plot_words=10_000))
     if grounded < MIN_FACT_OVERLAP:
         return f"only {grounded:.0%} of the facts' words come from the movie's record"
@@ -133,6 +163,13 @@ def retrieve_facts(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     retrieved = [(pick.kb_id, pick.score) for pick in ranked]
     candidate_ids = [pick.kb_id for pick in ranked[: context.n_candidates]]
+    # A follow-up ("who is in it?") is about the movie just recommended: it stays candidate 1,
+    # although the ranker never returns a movie the dialogue already named.
+    current = movie_under_discussion(state)
+    if current is not None and candidate_ids:
+        candidate_ids = [current, *[c for c in candidate_ids if c != current]][
+            : context.n_candidates
+        ]
     update: dict[str, Any] = {"retrieved": retrieved, "candidates": candidate_ids}
     # Without the Preference Reasoner (ablation) the LLM reads the dialogue instead of a summary.
     if not candidate_ids or (context.use_reasoner and not state.preferences):
@@ -163,7 +200,7 @@ def retrieve_facts(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ]
     result = models.structured_call(
         models.load_chat_model(settings),
-        MoviePick,
+        pick_schema(candidates),
         messages,
         settings.structured_method,
         retries=context.llm_max_retries,

@@ -117,3 +117,41 @@ def test_ungrounded_facts_are_replaced_by_record_facts(monkeypatch, world, facts
     assert update["chosen_movie"] == "m2"
     assert update["movie_facts"] == record_facts(BY_ID["m2"])
     assert problem in update["fallbacks"][0]["failure"]
+
+
+def test_a_follow_up_keeps_the_movie_under_discussion(monkeypatch, world) -> None:
+    fake = ScriptedChatModel(script=[{"choice": "The Others", "facts": "A 2001 ghost story."}])
+    patch_chat_model(monkeypatch, fake)
+    title = BY_ID["m3"].title
+    s = state(
+        *HORROR,
+        f"You might like {title}.",
+        "Who is in it?",
+        preferences="Likes horror.",
+        recommended_history=[[], ["m3"]],
+    )
+    update = retrieve_facts(s, runtime())
+    assert update["candidates"][0] == "m3" and len(update["candidates"]) == 3
+    # The choice is constrained to the candidates' titles or the decline.
+    schema = fake.requests[0]["tools"][0]["function"]["parameters"]["properties"]["choice"]
+    assert schema["enum"] == [*(BY_ID[kb].title for kb in update["candidates"]), "none"]
+
+
+def test_a_turned_down_movie_is_not_kept(monkeypatch, world) -> None:
+    patch_chat_model(monkeypatch, ScriptedChatModel(default={"choice": "none", "facts": ""}))
+    s = state(
+        *HORROR,
+        f"You might like {BY_ID['m3'].title}.",
+        "Not for me, something else please.",
+        preferences="Likes horror.",
+        recommended_history=[[], ["m3"]],
+    )
+    assert "m3" not in retrieve_facts(s, runtime())["candidates"]
+
+
+def test_facts_that_only_repeat_the_title_are_replaced() -> None:
+    from agents.fact_retriever import facts_problem
+
+    movie = BY_ID["m2"]
+    assert facts_problem(f"Title: {movie.title}", movie) == "the facts say nothing beyond the title"
+    assert facts_problem(record_facts(movie), movie) is None

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from agents.rule_experts import EXPERTS, current_movie, dialogue_of
+from agents.dialogue_memory import current_movie, dialogue_of
+from agents.rule_experts import EXPERTS
 from agents.rule_preferences import (
     Preferences,
     Vocabulary,
