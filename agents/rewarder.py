@@ -187,7 +187,7 @@ def score_turn(
 
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    model = model or models.load_chat_model(settings)
+    model = model or models.load_chat_model(models.constrained_to(settings, prompts.ANSWERS))
     messages = rewarder_messages(conversation)
     seed = settings.seed if seed is None else seed
     if use_n:

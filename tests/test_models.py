@@ -335,3 +335,17 @@ def test_patch_chat_model_reaches_module_level_copies(monkeypatch: pytest.Monkey
     patch_chat_model(monkeypatch, fake)
     assert graph.models.load_chat_model(LLMSettings()) is fake
     assert copy.load_chat_model(LLMSettings()) is fake
+
+
+def test_choice_grammar_allows_exactly_the_options() -> None:
+    from graph.models import LLMSettings, choice_grammar, constrained_to
+
+    assert choice_grammar(["A) yes", 'B) "no"']) == 'root ::= "A) yes" | "B) \\"no\\""'
+    with pytest.raises(ValueError):
+        choice_grammar([])
+    embedded = LLMSettings(extra_body={"top_k": 20})
+    constrained = constrained_to(embedded, ["A) yes", "B) no"])
+    assert constrained.extra_body == {"top_k": 20, "grammar": 'root ::= "A) yes" | "B) no"'}
+    assert embedded.extra_body == {"top_k": 20}  # the settings given are not changed
+    served = LLMSettings(base_url="http://127.0.0.1:8000/v1")
+    assert constrained_to(served, ["A) yes"]) is served
