@@ -32,6 +32,25 @@ def _done(started: float) -> None:
     typer.echo(f"   ({time.perf_counter() - started:.1f} s)")
 
 
+def taste_verdict(recommended: list[str], seed: int) -> str:
+    """Say whether a recommended movie shares a genre the scripted seeker asked for."""
+    from agents.rule_preferences import default_vocabulary, find_genres
+    from graph import resources
+
+    vocabulary = default_vocabulary()
+    wanted = {genre for text in SCRIPT for genre in find_genres(text, vocabulary)}
+    movies = resources.movies()
+    fitting = [
+        movies[kb_id].display_title
+        for kb_id in dict.fromkeys(recommended)
+        if wanted & {genre.casefold() for genre in movies[kb_id].genres}
+    ]
+    taste = ", ".join(sorted(wanted))
+    if fitting:
+        return f"seed {seed}: recommended {', '.join(fitting)}, which fits the taste ({taste})"
+    return f"seed {seed}: no movie fitting the taste ({taste}) was recommended in these turns"
+
+
 def demo_command(
     episodes: Annotated[
         int, typer.Option(help="Simulated episodes in the batch (0 skips it).")
@@ -79,12 +98,15 @@ def demo_command(
     context = chat_context(seed=seed)
     typer.echo(f"   {planner_line(context)}")
     thread_id = f"demo-{uuid.uuid4().hex[:8]}"
+    recommended: list[str] = []
     with open_session_graph(None) as session:
         for text in SCRIPT:
             typer.echo(f"   Seeker: {text}")
             payload = _run_turn(session, thread_id, text, context)
             typer.echo(f"   Recommender: {payload['reply']}")
             typer.echo(f" {_summary_line(payload)}")
+            recommended += [movie["kb_id"] for movie in payload["recommended"]]
+    typer.echo(f"   {taste_verdict(recommended, seed)}")
     _done(started)
 
     if episodes <= 0:
