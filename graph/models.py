@@ -169,7 +169,7 @@ def load_chat_model(settings: LLMSettings) -> BaseChatModel:
 
 
 def choice_grammar(options: Sequence[str]) -> str:
-    """Return a GBNF grammar whose only sentences are `options` (llama.cpp's constrained decoding)."""
+    """Return a GBNF grammar whose only sentences are `options` (llama.cpp decodes under it)."""
     if not options:
         raise ValueError("choice_grammar needs at least one option")
     return "root ::= " + " | ".join(json.dumps(option) for option in options)
