@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, JsonValue, create_model
 
 from agents.dialogue_memory import current_movie, dialogue_of, preferences_of
 from graph import models, resources
@@ -48,12 +48,14 @@ def pick_schema(candidates: Sequence[Movie]) -> type[MoviePick]:
     A server that constrains decoding to the schema (llama.cpp's function calling, vLLM's
     json_schema) can then only answer a valid choice; the value is still checked on return.
     """
-    options = list(dict.fromkeys([*(movie.title for movie in candidates), prompts.NO_CHOICE]))
+    options: list[JsonValue] = list(
+        dict.fromkeys([*(movie.title for movie in candidates), prompts.NO_CHOICE])
+    )
     choice = Field(
         description=f'The chosen title as written, or "{prompts.NO_CHOICE}".',
         json_schema_extra={"enum": options},
     )
-    return create_model(  # type: ignore[no-any-return]
+    return create_model(
         "MoviePick", __base__=MoviePick, __doc__=MoviePick.__doc__, choice=(str, choice)
     )
 
