@@ -168,7 +168,9 @@ class Context:
         "policy.planners.register_policy (see policy/planners.py).",
     )
     planner_mode: PlannerMode = _field(
-        "sample", "sample = draw the strategy (seeded per turn); greedy = argmax."
+        "sample",
+        "sample = draw the strategy (seeded per turn); greedy = argmax. rso chat, the demo and "
+        "the web page use greedy unless this is set.",
     )
 
     # --- ablations and implementation ------------------------------------------------------------

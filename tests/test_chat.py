@@ -75,3 +75,19 @@ def test_help_lists_the_options(app) -> None:
         "--experts",
     ):
         assert option in text
+
+
+def test_a_person_meets_the_most_likely_strategy_unless_sampling_is_asked(app, monkeypatch) -> None:
+    from rso.paths import DEFAULT_PLANNER_DIR
+
+    sft = str(DEFAULT_PLANNER_DIR)
+    greedy = json.loads(run(app, "-m", "Hello.", "--json", "--planner-checkpoint", sft).stdout)
+    probs = greedy["strategy_probs"]
+    assert greedy["planner_mode"] == "greedy"
+    assert greedy["strategy"] == max(probs, key=probs.get)
+    flag = run(app, "-m", "Hello.", "--json", "--planner-mode", "sample")
+    assert json.loads(flag.stdout)["planner_mode"] == "sample"
+    monkeypatch.setenv("RSO_PLANNER_MODE", "sample")
+    assert json.loads(run(app, "-m", "Hello.", "--json").stdout)["planner_mode"] == "sample"
+    text = run(app, "-m", "Hello.", "--planner-mode", "greedy").stdout
+    assert "(greedy, p=" in text
