@@ -68,6 +68,15 @@ SMALL_TALK = frozenset(
 )
 
 
+#: Three-letter words that are no taste ("war", "fun" and "spy" are).
+SHORT_FILLER = frozenset(
+    (  # noqa: SIM905 (a word list reads better as text)
+        "the and but for not you are any all was one who how why can now too yes its "
+        "his her him she had has see saw get got out off our day let may way new old big"
+    ).split()
+)
+
+
 class PreferenceLists(BaseModel):
     """What the Preference Reasoner's LLM answers."""
 
@@ -92,14 +101,27 @@ def preference_messages(seeker_words: str) -> list[BaseMessage]:
     return messages
 
 
+_ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+def item_words(text: str) -> set[str]:
+    """Distinctive words of a preference item: as `content_words`, keeping "sci-fi" and "war"."""
+    short = {
+        word
+        for word in _ITEM_WORD.findall(text.casefold())
+        if ("-" in word or len(word) == 3) and word not in SHORT_FILLER
+    }
+    return (content_words(text) | short) - SMALL_TALK
+
+
 def grounded_items(items: Iterable[str], said: str) -> list[str]:
     """Keep the items whose distinctive words all occur in `said` (not small talk), deduplicated."""
-    source = content_words(said)
+    source = item_words(said)
     kept: list[str] = []
     seen: set[str] = set()
     for item in items:
         text = " ".join(str(item).split()).strip(" .,;:!?\"'")
-        words = content_words(text) - SMALL_TALK
+        words = item_words(text)
         if words and words <= source and text.casefold() not in seen:
             kept.append(text)
             seen.add(text.casefold())

@@ -102,3 +102,12 @@ def test_summary_sentence_reads_back() -> None:
         assert summary_lists(summary_sentence(likes, dislikes)) == (likes, dislikes)
     assert summary_sentence([], []) == ""
     assert summary_lists("Some free text about horror") == ([], [])
+
+
+def test_short_and_hyphenated_genres_are_grounded() -> None:
+    said = "I usually go for sci-fi movies. Maybe a war film, or something fun."
+    assert grounded_items(["sci-fi movies", "war", "fun", "horror", "the"], said) == [
+        "sci-fi movies",
+        "war",
+        "fun",
+    ]
