@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
 from rso.data.records import Speaker
 
 #: One utterance: (speaker, text).
@@ -17,8 +19,10 @@ DialogueTurn = tuple[Speaker, str]
 #: Finds the kb ids of the movies named in a text, in order of appearance.
 TitleFinder = Callable[[str], list[str]]
 
-#: Characters of the dialogue embedded as the dense query, newest utterance first.
-QUERY_CHARS: Final = 600
+#: Weight of an utterance in the dense query, per utterance of age (the newest weighs 1).
+UTTERANCE_DECAY: Final = 0.7
+#: Utterances read into the dense query, newest first (older ones would weigh under 2%).
+QUERY_UTTERANCES: Final = 12
 
 
 def from_context(context: Sequence[str]) -> list[DialogueTurn]:
@@ -69,20 +73,24 @@ def mentioned_movies(turns: Sequence[DialogueTurn], find: TitleFinder) -> list[M
     ]
 
 
-def query_text(turns: Sequence[DialogueTurn], max_chars: int = QUERY_CHARS) -> str:
-    """Return the dense query: utterances newest first, cut at `max_chars` (recent ones weigh most).
+def query_utterances(turns: Sequence[DialogueTurn], limit: int = QUERY_UTTERANCES) -> list[str]:
+    """Return the texts the dense query is built from: the last `limit` utterances, oldest first."""
+    return [text for _, text in turns[-limit:]] if limit > 0 else []
 
-    The embedding model truncates long inputs from the end, so putting the newest utterance
-    first keeps it whole while the oldest ones fall off.
+
+def dialogue_vector(vectors: np.ndarray, decay: float = UTTERANCE_DECAY) -> np.ndarray:
+    """Return the dense query: the unit mean of utterance vectors (oldest first), recency-weighted.
+
+    Each utterance is embedded on its own, so a live dialogue embeds only its new utterances
+    (`retrieval.utterance_cache`); the newest weighs 1 and each older one `decay` times less.
     """
-    parts: list[str] = []
-    used = 0
-    for _, text in reversed(turns):
-        if used >= max_chars:
-            break
-        parts.append(text[: max_chars - used])
-        used += len(parts[-1]) + 1
-    return " ".join(parts)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape[0] == 0:
+        return np.zeros(vectors.shape[1], dtype=np.float32)
+    weights = decay ** np.arange(vectors.shape[0] - 1, -1, -1, dtype=np.float32)
+    vector = weights @ vectors
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def last_two_text(turns: Sequence[DialogueTurn]) -> str:

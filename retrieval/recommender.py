@@ -21,13 +21,15 @@ from retrieval.dialogue import (
     DialogueTurn,
     MentionedMovie,
     TitleFinder,
+    dialogue_vector,
     last_two_text,
     mentioned_movies,
-    query_text,
+    query_utterances,
 )
-from retrieval.embedding import TextEmbedder, one_thread
+from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
 from retrieval.rank_features import ItemData, feature_matrix, mention_weights
+from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 
 #: What the dense query is built from: the whole dialogue (newest first) or today's last two.
 QueryMode = Literal["dialogue", "last_two"]
@@ -79,14 +81,20 @@ class MovieRecommender:
         *,
         training_dialogs: Iterable[str] = (),
         fingerprint: str = "",
+        cache_size: int = DEFAULT_SIZE,
     ) -> None:
-        """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`."""
+        """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`.
+
+        `cache_size` utterance vectors are kept, so a new turn embeds only its new utterances
+        (0: embed every utterance on every call).
+        """
         if len(titles) != len(items.kb_ids):
             raise ValueError(f"{len(titles)} titles for {len(items.kb_ids)} movies")
         self.items = items
         self.titles = tuple(titles)
         self.fusion = fusion
         self.embedder = embedder
+        self.utterances = UtteranceEmbeddings(embedder, cache_size)
         self.training_dialogs = frozenset(training_dialogs)
         self.fingerprint = fingerprint
         self._rows = items.rows
@@ -95,6 +103,11 @@ class MovieRecommender:
     def __len__(self) -> int:
         """Return the number of movies ranked."""
         return len(self.items.kb_ids)
+
+    def forget(self) -> None:
+        """Drop remembered utterance vectors and title lookups (the next call starts cold)."""
+        self.utterances.clear()
+        self._find.cache_clear()
 
     def find_titles(self, text: str) -> list[str]:
         """Return the kb ids of the movies named in `text` (remembered per text)."""
@@ -106,13 +119,12 @@ class MovieRecommender:
         summary: str | None = None,
         query: QueryMode = "dialogue",
     ) -> Evidence:
-        """Read a dialogue: the movies it names and its dense query vector (one embedding call)."""
+        """Read a dialogue: the movies it names and its dense query (new utterances embedded)."""
         mentioned = tuple(mentioned_movies(dialogue, self.find_titles))
-        text = query_text(dialogue) if query == "dialogue" else last_two_text(dialogue)
-        texts = [text] + ([summary] if summary and summary.strip() else [])
-        with one_thread():
-            vectors = self.embedder.embed(texts)
-        vector = vectors.sum(axis=0)
+        texts = query_utterances(dialogue) if query == "dialogue" else [last_two_text(dialogue)]
+        extra = [summary] if summary and summary.strip() else []
+        vectors = self.utterances.embed(texts + extra)
+        vector = dialogue_vector(vectors[: len(texts)]) + vectors[len(texts) :].sum(axis=0)
         norm = float(np.linalg.norm(vector))
         rows, weights = mention_weights(mentioned, self._rows)
         return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retrieval.dialogue import DialogueTurn, from_context, mentioned_movies, query_text
+from retrieval.dialogue import (
+    DialogueTurn,
+    dialogue_vector,
+    from_context,
+    mentioned_movies,
+    query_utterances,
+)
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion, fit_fusion, sample_rows
 from retrieval.item_stats import DialogueMentions, ItemStats
@@ -115,7 +121,14 @@ def read_turns(
 ) -> list[ReadTurn]:
     """Read every turn (one embedding batch); positives: suggested movies not named before."""
     dialogues: list[list[DialogueTurn]] = [from_context(turn.context) for turn in turns]
-    queries = embedder.embed([query_text(d) for d in dialogues])
+    texts = [query_utterances(d) for d in dialogues]
+    # Turns of one dialog share most utterances: each distinct text is embedded once.
+    distinct = list(dict.fromkeys(text for utterances in texts for text in utterances))
+    vectors = embedder.embed(distinct) if distinct else np.zeros((0, embedder.dimension))
+    position = {text: n for n, text in enumerate(distinct)}
+    queries = [
+        dialogue_vector(vectors[[position[text] for text in utterances]]) for utterances in texts
+    ]
     numbers: dict[str, int] = {}
     out = []
     for turn, dialogue, query in zip(turns, dialogues, queries, strict=True):
@@ -187,7 +200,18 @@ def prepare_items(
     return replace(items, memory=memory), turns
 
 
-def build(
+@dataclass(frozen=True)
+class BuiltRanker:
+    """A build's artefacts, with the fusion's training rows (to refit it on fewer signals)."""
+
+    items: ItemData
+    fusion: Fusion
+    report: BuildReport
+    rows: np.ndarray
+    labels: np.ndarray
+
+
+def fit_ranker(
     movies: Sequence[Movie],
     vectors: np.ndarray,
     data: TrainingData,
@@ -197,7 +221,7 @@ def build(
     *,
     features: Sequence[str] = FEATURES,
     seed: int = 0,
-) -> tuple[ItemData, Fusion, BuildReport]:
+) -> BuiltRanker:
     """Count, then fit the fusion on the training turns of `data` (validation fold dropped)."""
     started = time.perf_counter()
     data = training_split(data)
@@ -216,4 +240,22 @@ def build(
         report.training_rows,
         report.seconds,
     )
-    return items, fusion, report
+    return BuiltRanker(items, fusion, report, stacked, labels)
+
+
+def build(
+    movies: Sequence[Movie],
+    vectors: np.ndarray,
+    data: TrainingData,
+    embedder: TextEmbedder,
+    find_titles: Callable[[str], list[str]],
+    match: TitleMatch,
+    *,
+    features: Sequence[str] = FEATURES,
+    seed: int = 0,
+) -> tuple[ItemData, Fusion, BuildReport]:
+    """`fit_ranker` without the training rows: the artefacts and the build report."""
+    built = fit_ranker(
+        movies, vectors, data, embedder, find_titles, match, features=features, seed=seed
+    )
+    return built.items, built.fusion, built.report

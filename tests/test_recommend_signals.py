@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.dialogue import from_context, mentioned_movies, query_text
+from retrieval.dialogue import dialogue_vector, from_context, mentioned_movies, query_utterances
 from retrieval.fusion import Fusion
 from retrieval.item_stats import ItemStats
 from retrieval.rank_features import FEATURES
@@ -40,11 +40,15 @@ def test_from_context_gives_the_last_utterance_to_the_seeker_and_skips_empty_one
         from_context("a single string")  # type: ignore[arg-type]
 
 
-def test_query_text_puts_the_newest_utterance_first_and_cuts_the_oldest() -> None:
-    turns = [("SEEKER", "old " * 100), ("RECOMMENDER", "middle"), ("SEEKER", "newest")]
-    text = query_text(turns, max_chars=30)  # type: ignore[arg-type]
-    assert text.startswith("newest middle")
-    assert len(text) <= 31
+def test_the_dense_query_reads_the_last_utterances_and_weighs_the_newest_most() -> None:
+    turns = [("SEEKER", f"utterance {n}") for n in range(20)]
+    assert query_utterances(turns, limit=3) == ["utterance 17", "utterance 18", "utterance 19"]  # type: ignore[arg-type]
+    assert query_utterances(turns, limit=0) == []  # type: ignore[arg-type]
+    old, new = np.eye(2, dtype=np.float32)
+    vector = dialogue_vector(np.stack([old, new]), decay=0.5)
+    assert np.isclose(np.linalg.norm(vector), 1.0)
+    assert vector[1] == pytest.approx(2 * vector[0])
+    assert not dialogue_vector(np.zeros((0, 2), np.float32)).any()
 
 
 def test_mentioned_movies_know_who_named_them_and_how_long_ago(ranker: MovieRecommender) -> None:
