@@ -22,37 +22,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.recommend_latency import latency_rows  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from evaluation.recommendation import RecommendationReport, baselines, evaluate  # noqa: E402
-from retrieval.dialogue import from_context  # noqa: E402
 from retrieval.fusion import Fusion, fit_fusion  # noqa: E402
-from retrieval.index import get_movie_index  # noqa: E402
 from retrieval.rank_features import FEATURES  # noqa: E402
-from retrieval.recommender import MovieRecommender  # noqa: E402
-from retrieval.recommender_build import (  # noqa: E402
-    prepare_items,
-    training_rows,
-    training_split,
-)
-from retrieval.recommender_default import data_files, training_data  # noqa: E402
-from retrieval.recommender_store import input_fingerprint, read, save  # noqa: E402
-from retrieval.titles import get_title_matcher  # noqa: E402
+from retrieval.recommender_build import training_split  # noqa: E402
+from retrieval.recommender_default import default_inputs, training_data  # noqa: E402
+from retrieval.recommender_store import read, save  # noqa: E402
 from rso import jsonio  # noqa: E402
-from rso.data.movies import load_movies  # noqa: E402
 from rso.data.rec_turns import (  # noqa: E402
     is_validation_dialog,
     load_inspired_test_turns,
     load_redial_rec_turns,
 )
 from rso.data.turn_file import TurnLine  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 def metric_cells(report: RecommendationReport, name: str) -> list[float]:
@@ -110,31 +96,27 @@ def ablation_table(report: RecommendationReport, fusion: Fusion) -> list[str]:
     return lines
 
 
+def validation_turns() -> list[TurnLine]:
+    """The ReDial turns of the pinned validation fold (never trained on)."""
+    return [
+        TurnLine(t.context, t.targets, t.dialog_id, t.turn_id)
+        for t in load_redial_rec_turns()
+        if is_validation_dialog(t.dialog_id)
+    ]
+
+
 def latency_only(turns: int, load_before: float) -> None:
     """Time the cached default ranker on unseen validation dialogues (nothing is written)."""
     from retrieval.recommender_default import get_recommender
 
-    recommender = get_recommender()
-    recommender.embedder.embed(["warm up"])
-    sample = [t for t in load_redial_rec_turns() if is_validation_dialog(t.dialog_id)][:turns]
-    wall, cpu = [], []
-    for turn in sample:
-        dialogue = from_context(turn.context)
-        began, began_cpu = time.perf_counter(), time.process_time()
-        recommender.recommend(dialogue, k=50)
-        wall.append(time.perf_counter() - began)
-        cpu.append(time.process_time() - began_cpu)
-    print(
-        f"latency per unseen dialogue (n={len(sample)}, load average {load_before:.1f} -> "
-        f"{os.getloadavg()[0]:.1f}): wall p50 {pct(wall, 50) * 1e3:.1f} ms, p99 "
-        f"{pct(wall, 99) * 1e3:.1f} ms; CPU p50 {pct(cpu, 50) * 1e3:.1f} ms, p99 "
-        f"{pct(cpu, 99) * 1e3:.1f} ms"
-    )
+    rows = latency_rows(get_recommender(), validation_turns(), turns)
+    print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+    print("\n".join(rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency-turns", type=int, default=200, help="dialogues to time")
+    parser.add_argument("--latency-turns", type=int, default=200, help="turns to time")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     parser.add_argument(
         "--torch-threads", type=int, default=0, help="torch threads for the batch embeddings"
@@ -154,57 +136,37 @@ def main() -> None:
     if args.latency_only:
         latency_only(args.latency_turns, load_before)
         return
-    movies = load_movies()
-    index = get_movie_index()
-    matcher = get_title_matcher()
-    vectors = index.document_vectors()
-    kb_ids = [m.kb_id for m in movies]
-    titles = [m.display_title for m in movies]
-    index.embedder.embed(["warm up"])
+    inputs = default_inputs()
+    inputs.embedder.embed(["warm up"])
 
     started = time.perf_counter()
     cpu_before = time.process_time()
     data = training_split(training_data())
     if args.smoke:
         data = replace(data, redial_turns=list(data.redial_turns)[:60])
-    items, read_turns = prepare_items(
-        movies, vectors, data, index.embedder, matcher.find_in_text, matcher.match
-    )
-    rows, labels, report = training_rows(items, read_turns, data)
-    fusion = fit_fusion(rows, labels)
-    report.training_dialogs = sorted(
-        {d.dialog_id for d in data.redial_dialogs}
-        | {t.dialog_id for t in data.redial_turns}
-        | {d.dialog_id for d in data.inspired_mentions}
-    )
-    fingerprint = input_fingerprint(data_files(), index.fingerprint)
+    built = inputs.fit(data)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "recommender"
-        save(directory, items, fusion, fingerprint=fingerprint, training_dialogs=[])
+        save(
+            directory,
+            built.items,
+            built.fusion,
+            fingerprint=inputs.fingerprint,
+            training_dialogs=[],
+        )
         build_seconds = time.perf_counter() - started
         build_cpu = time.process_time() - cpu_before
         size_mb = sum(p.stat().st_size for p in directory.iterdir()) / 1e6
         load_times = []
         for _ in range(5):
             began = time.perf_counter()
-            read(directory, fingerprint, kb_ids, vectors)
+            read(directory, inputs.fingerprint, inputs.kb_ids, inputs.vectors)
             load_times.append(time.perf_counter() - began)
+    report, rows, labels = built.report, built.rows, built.labels
+    recommender = inputs.recommender(built.items, built.fusion, report.training_dialogs)
+    match = inputs.matcher.match
 
-    def fresh() -> MovieRecommender:
-        return MovieRecommender(
-            items,
-            titles,
-            fusion,
-            index.embedder,
-            matcher.find_in_text,
-            training_dialogs=report.training_dialogs,
-        )
-
-    valid = [
-        TurnLine(t.context, t.targets, t.dialog_id, t.turn_id)
-        for t in load_redial_rec_turns()
-        if is_validation_dialog(t.dialog_id)
-    ]
+    valid = validation_turns()
     inspired = [TurnLine(t.context, t.targets, None, t.turn_id) for t in load_inspired_test_turns()]
     if args.smoke:
         valid, inspired, args.no_write = valid[:30], inspired[:20], True
@@ -216,30 +178,10 @@ def main() -> None:
         ablation[f"without {feature}"] = (fit_fusion(rows, labels, kept), "dialogue")
     for feature in FEATURES:
         ablation[f"{feature} alone"] = (Fusion.single(feature, "popularity"), "dialogue")
-    recommender = fresh()
-    redial_report = evaluate(recommender, valid, matcher.match, {**systems, **ablation})
-    inspired_report = evaluate(recommender, inspired, matcher.match, systems)
+    redial_report = evaluate(recommender, valid, match, {**systems, **ablation})
+    inspired_report = evaluate(recommender, inspired, match, systems)
 
-    # Latency: a dialogue the ranker has never seen (title lookups not cached), embedding
-    # included; then the same dialogues again, as a live chat re-reads its earlier utterances.
-    cold, cold_cpu, warm, embed_only = [], [], [], []
-    recommender = fresh()
-    sample = valid[: args.latency_turns]
-    for turn in sample:
-        dialogue = from_context(turn.context)
-        began, began_cpu = time.perf_counter(), time.process_time()
-        recommender.recommend(dialogue, k=50)
-        cold.append(time.perf_counter() - began)
-        # CPU seconds over all threads: the work itself, which waiting for a busy CPU hides.
-        cold_cpu.append(time.process_time() - began_cpu)
-    for turn in sample:
-        dialogue = from_context(turn.context)
-        began = time.perf_counter()
-        recommender.recommend(dialogue, k=50)
-        warm.append(time.perf_counter() - began)
-        began = time.perf_counter()
-        recommender.embedder.embed([turn.context[-1]])
-        embed_only.append(time.perf_counter() - began)
+    latency = latency_rows(recommender, valid, args.latency_turns)
     load_after = os.getloadavg()[0]
 
     ms = 1e3
@@ -248,7 +190,8 @@ def main() -> None:
     lines = [
         "Command: `HF_HUB_OFFLINE=1 .venv/bin/python bench/recommend.py` "
         f"({platform.machine()}, {os.cpu_count()} CPUs, load average {load_before:.1f} at start, "
-        f"{load_after:.1f} at end; {len(movies):,} movies; embedding {index.embedder.model_id})",
+        f"{load_after:.1f} at end; {len(inputs.movies):,} movies; "
+        f"embedding {inputs.embedder.model_id})",
         "",
         "| measure | value | target |",
         "|---|---|---|",
@@ -257,13 +200,7 @@ def main() -> None:
         f"turns, {report.training_rows:,} rows; {size_mb:.1f} MB on disk) | <= 300 s |",
         f"| load of saved artefacts (median of 5) | {statistics.median(load_times) * ms:.0f} ms "
         "| |",
-        f"| ranking latency per unseen dialogue, embedding included (n={len(cold)}) | "
-        f"p50 {pct(cold, 50) * ms:.1f} ms, p99 {pct(cold, 99) * ms:.1f} ms | p50 <= 10 ms |",
-        f"| CPU time per unseen dialogue (all threads; the work, without waiting for a busy CPU) "
-        f"| p50 {pct(cold_cpu, 50) * ms:.1f} ms, p99 {pct(cold_cpu, 99) * ms:.1f} ms | |",
-        f"| same dialogues again (title lookups cached, as in a live chat) | "
-        f"p50 {pct(warm, 50) * ms:.1f} ms, p99 {pct(warm, 99) * ms:.1f} ms | |",
-        f"| of which: embedding one utterance | p50 {pct(embed_only, 50) * ms:.1f} ms | |",
+        *latency,
         f"| validation Recall@10 / Recall@50 | {ranker[1]:.3f} / {ranker[2]:.3f} "
         f"({ranker[1] / dense[1]:.1f}x dense retrieval at Recall@10) | >= 0.20 / 0.40, >= 3x |",
         "",
@@ -287,7 +224,7 @@ def main() -> None:
         "\nAblation (validation split; 'without': the fusion refitted without that signal; "
         "'alone': the signal with a popularity tie-break):\n"
     )
-    print("\n".join(ablation_table(redial_report, fusion)))
+    print("\n".join(ablation_table(redial_report, built.fusion)))
     if not args.no_write:
         write_section("Recommendation", text)
     if args.json:
@@ -295,9 +232,6 @@ def main() -> None:
             "build_seconds": build_seconds,
             "build_cpu_seconds": build_cpu,
             "load_seconds": load_times,
-            "latency_cold_ms": [t * ms for t in cold],
-            "latency_warm_ms": [t * ms for t in warm],
-            "latency_cold_cpu_ms": [t * ms for t in cold_cpu],
             "redial": redial_report.to_json(),
             "inspired": inspired_report.to_json(),
         }

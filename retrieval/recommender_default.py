@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from retrieval.embedding import TextEmbedder
+from retrieval.fusion import Fusion
+from retrieval.rank_features import ItemData
 from retrieval.recommender import MovieRecommender
-from retrieval.recommender_build import BuildReport, TrainingData, build
+from retrieval.recommender_build import BuildReport, BuiltRanker, TrainingData, fit_ranker
 from retrieval.recommender_store import (
     RecommenderLoadError,
     default_recommender_dir,
@@ -16,7 +24,11 @@ from retrieval.recommender_store import (
     save,
 )
 from rso.data import rec_turns, redial
+from rso.data.records import Movie
 from rso.paths import processed_data_dir
+
+if TYPE_CHECKING:
+    from retrieval.titles import TitleMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +52,60 @@ def training_data() -> TrainingData:
     )
 
 
+@dataclass(frozen=True)
+class DefaultInputs:
+    """What the default ranker is built over: the movie records, the index's vectors, titles."""
+
+    movies: Sequence[Movie]
+    vectors: np.ndarray
+    embedder: TextEmbedder
+    matcher: TitleMatcher
+    #: Stamps the artefacts: the data files, the index and the feature code.
+    fingerprint: str
+
+    @property
+    def kb_ids(self) -> list[str]:
+        """Knowledge-base ids, row-aligned with `vectors`."""
+        return [m.kb_id for m in self.movies]
+
+    def fit(self, data: TrainingData) -> BuiltRanker:
+        """Learn the artefacts from `data` (its validation fold is dropped)."""
+        match = self.matcher.match
+        return fit_ranker(
+            self.movies, self.vectors, data, self.embedder, self.matcher.find_in_text, match
+        )
+
+    def recommender(
+        self, items: ItemData, fusion: Fusion, training_dialogs: Iterable[str]
+    ) -> MovieRecommender:
+        """Wrap built or loaded artefacts as a ranker."""
+        return MovieRecommender(
+            items,
+            [m.display_title for m in self.movies],
+            fusion,
+            self.embedder,
+            self.matcher.find_in_text,
+            training_dialogs=training_dialogs,
+            fingerprint=self.fingerprint,
+        )
+
+
+def default_inputs() -> DefaultInputs:
+    """Load the knowledge base, the movie index and the title matcher (each cached)."""
+    from retrieval.index import get_movie_index
+    from retrieval.titles import get_title_matcher
+    from rso.data.movies import load_movies
+
+    index = get_movie_index()
+    return DefaultInputs(
+        load_movies(),
+        index.document_vectors(),
+        index.embedder,
+        get_title_matcher(),
+        input_fingerprint(data_files(), index.fingerprint),
+    )
+
+
 def load_default(
     directory: Path | None = None, *, rebuild: bool = True, force: bool = False
 ) -> tuple[MovieRecommender, BuildReport | None]:
@@ -47,37 +113,26 @@ def load_default(
 
     Returns the ranker and, when it was built, the build report.
     """
-    from retrieval.index import get_movie_index
-    from retrieval.titles import get_title_matcher
-    from rso.data.movies import load_movies
-
     directory = directory or default_recommender_dir()
-    movies = load_movies()
-    index = get_movie_index()
-    matcher = get_title_matcher()
-    vectors = index.document_vectors()
-    kb_ids = [m.kb_id for m in movies]
-    titles = [m.display_title for m in movies]
-    fingerprint = input_fingerprint(data_files(), index.fingerprint)
+    inputs = default_inputs()
     report: BuildReport | None = None
     try:
         if force:
             raise RecommenderLoadError(directory, "a rebuild was asked for", kind="stale")
-        items, fusion, meta = read(directory, fingerprint, kb_ids, vectors)
+        items, fusion, meta = read(directory, inputs.fingerprint, inputs.kb_ids, inputs.vectors)
         training = meta["training_dialogs"]
     except RecommenderLoadError as exc:
         if not rebuild:
             raise
         logger.info("building the ranker's artefacts (%s)", exc)
-        items, fusion, report = build(
-            movies, vectors, training_data(), index.embedder, matcher.find_in_text, matcher.match
-        )
+        built = inputs.fit(training_data())
+        items, fusion, report = built.items, built.fusion, built.report
         training = report.training_dialogs
         save(
             directory,
             items,
             fusion,
-            fingerprint=fingerprint,
+            fingerprint=inputs.fingerprint,
             training_dialogs=training,
             extra={
                 "seconds": round(report.seconds, 1),
@@ -85,16 +140,7 @@ def load_default(
                 "training_rows": report.training_rows,
             },
         )
-    recommender = MovieRecommender(
-        items,
-        titles,
-        fusion,
-        index.embedder,
-        matcher.find_in_text,
-        training_dialogs=training,
-        fingerprint=fingerprint,
-    )
-    return recommender, report
+    return inputs.recommender(items, fusion, training), report
 
 
 @lru_cache(maxsize=2)
