@@ -19,10 +19,10 @@ DialogueTurn = tuple[Speaker, str]
 #: Finds the kb ids of the movies named in a text, in order of appearance.
 TitleFinder = Callable[[str], list[str]]
 
-#: Weight of an utterance in the dense query, per utterance of age (the newest weighs 1).
-UTTERANCE_DECAY: Final = 0.7
-#: Utterances read into the dense query, newest first (older ones would weigh under 2%).
-QUERY_UTTERANCES: Final = 12
+#: Weight of an exchange in the dense query, per exchange of age (the newest weighs most).
+EXCHANGE_DECAY: Final = 0.7
+#: Exchanges read into the dense query, newest first (older ones would weigh under 12%).
+QUERY_EXCHANGES: Final = 6
 
 
 def from_context(context: Sequence[str]) -> list[DialogueTurn]:
@@ -73,22 +73,40 @@ def mentioned_movies(turns: Sequence[DialogueTurn], find: TitleFinder) -> list[M
     ]
 
 
-def query_utterances(turns: Sequence[DialogueTurn], limit: int = QUERY_UTTERANCES) -> list[str]:
-    """Return the texts the dense query is built from: the last `limit` utterances, oldest first."""
-    return [text for _, text in turns[-limit:]] if limit > 0 else []
+def query_exchanges(turns: Sequence[DialogueTurn], limit: int = QUERY_EXCHANGES) -> list[str]:
+    """Return the texts the dense query is built from: the last `limit` exchanges, oldest first.
+
+    An exchange is a seeker utterance joined to the recommender utterances just before it; a
+    dialogue that ends with the recommender ends with that utterance alone. A live chat adds
+    one exchange a turn, so only that one is new to the embedding cache.
+    """
+    exchanges: list[str] = []
+    pending: list[str] = []
+    for speaker, text in turns:
+        pending.append(text)
+        if speaker == "SEEKER":
+            exchanges.append(" ".join(pending))
+            pending = []
+    if pending:
+        exchanges.append(" ".join(pending))
+    return exchanges[-limit:] if limit > 0 else []
 
 
-def dialogue_vector(vectors: np.ndarray, decay: float = UTTERANCE_DECAY) -> np.ndarray:
-    """Return the dense query: the unit mean of utterance vectors (oldest first), recency-weighted.
+def dialogue_vector(
+    vectors: np.ndarray, texts: Sequence[str], decay: float = EXCHANGE_DECAY
+) -> np.ndarray:
+    """Return the dense query: the unit weighted sum of the exchanges' vectors (oldest first).
 
-    Each utterance is embedded on its own, so a live dialogue embeds only its new utterances
-    (`retrieval.utterance_cache`); the newest weighs 1 and each older one `decay` times less.
+    Each exchange weighs ``decay ** age * sqrt(characters)``: recent ones most, and a long
+    exchange more than "Hi!" (as in one embedding of the whole text, where words count, not
+    utterances). Measured against other weightings in docs/recommendation.md.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.shape[0] == 0:
         return np.zeros(vectors.shape[1], dtype=np.float32)
-    weights = decay ** np.arange(vectors.shape[0] - 1, -1, -1, dtype=np.float32)
-    vector = weights @ vectors
+    ages = np.arange(vectors.shape[0] - 1, -1, -1, dtype=np.float32)
+    sizes = np.sqrt(np.asarray([max(len(text), 1) for text in texts], dtype=np.float32))
+    vector = (decay**ages * sizes) @ vectors
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 

@@ -1,6 +1,6 @@
 """The movie ranker: which movies of the knowledge base to suggest next in a dialogue.
 
-It reads the whole dialogue (dense similarity of its recent utterances and of the Preference
+It reads the whole dialogue (dense similarity of its recent exchanges and of the Preference
 Reasoner's summary to every movie description), the movies the seeker and the recommender named
 (item-to-item similarity: co-mention in training dialogues, shared genres and people, document
 similarity), and a popularity prior counted from training dialogues; a logistic regression fuses
@@ -24,7 +24,7 @@ from retrieval.dialogue import (
     dialogue_vector,
     last_two_text,
     mentioned_movies,
-    query_utterances,
+    query_exchanges,
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
@@ -85,8 +85,8 @@ class MovieRecommender:
     ) -> None:
         """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`.
 
-        `cache_size` utterance vectors are kept, so a new turn embeds only its new utterances
-        (0: embed every utterance on every call).
+        `cache_size` exchange vectors are kept, so a new turn embeds only its new exchange
+        (0: embed every exchange on every call).
         """
         if len(titles) != len(items.kb_ids):
             raise ValueError(f"{len(titles)} titles for {len(items.kb_ids)} movies")
@@ -105,7 +105,7 @@ class MovieRecommender:
         return len(self.items.kb_ids)
 
     def forget(self) -> None:
-        """Drop remembered utterance vectors and title lookups (the next call starts cold)."""
+        """Drop remembered exchange vectors and title lookups (the next call starts cold)."""
         self.utterances.clear()
         self._find.cache_clear()
 
@@ -119,12 +119,12 @@ class MovieRecommender:
         summary: str | None = None,
         query: QueryMode = "dialogue",
     ) -> Evidence:
-        """Read a dialogue: the movies it names and its dense query (new utterances embedded)."""
+        """Read a dialogue: the movies it names and its dense query (new exchanges embedded)."""
         mentioned = tuple(mentioned_movies(dialogue, self.find_titles))
-        texts = query_utterances(dialogue) if query == "dialogue" else [last_two_text(dialogue)]
+        texts = query_exchanges(dialogue) if query == "dialogue" else [last_two_text(dialogue)]
         extra = [summary] if summary and summary.strip() else []
         vectors = self.utterances.embed(texts + extra)
-        vector = dialogue_vector(vectors[: len(texts)]) + vectors[len(texts) :].sum(axis=0)
+        vector = dialogue_vector(vectors[: len(texts)], texts) + vectors[len(texts) :].sum(axis=0)
         norm = float(np.linalg.norm(vector))
         rows, weights = mention_weights(mentioned, self._rows)
         return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)

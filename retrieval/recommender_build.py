@@ -21,7 +21,7 @@ from retrieval.dialogue import (
     dialogue_vector,
     from_context,
     mentioned_movies,
-    query_utterances,
+    query_exchanges,
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion, fit_fusion, sample_rows
@@ -121,13 +121,14 @@ def read_turns(
 ) -> list[ReadTurn]:
     """Read every turn (one embedding batch); positives: suggested movies not named before."""
     dialogues: list[list[DialogueTurn]] = [from_context(turn.context) for turn in turns]
-    texts = [query_utterances(d) for d in dialogues]
-    # Turns of one dialog share most utterances: each distinct text is embedded once.
-    distinct = list(dict.fromkeys(text for utterances in texts for text in utterances))
+    texts = [query_exchanges(d) for d in dialogues]
+    # Turns of one dialog share most exchanges: each distinct text is embedded once.
+    distinct = list(dict.fromkeys(text for exchanges in texts for text in exchanges))
     vectors = embedder.embed(distinct) if distinct else np.zeros((0, embedder.dimension))
     position = {text: n for n, text in enumerate(distinct)}
     queries = [
-        dialogue_vector(vectors[[position[text] for text in utterances]]) for utterances in texts
+        dialogue_vector(vectors[[position[text] for text in exchanges]], exchanges)
+        for exchanges in texts
     ]
     numbers: dict[str, int] = {}
     out = []

@@ -1,9 +1,9 @@
-"""One embedding per utterance: texts already embedded are looked up, not embedded again.
+"""One embedding per text of a dialogue: texts already embedded are looked up, not embedded again.
 
-A live dialogue adds one or two utterances a turn and re-reads all the earlier ones; the ranker's
-dense query is built from per-utterance vectors (`retrieval.dialogue.dialogue_vector`), so with
-this cache a turn embeds only its new utterances. An LRU keyed by the exact text, shared by every
-dialogue of the process (two sessions that say "Hi!" share the vector), safe across threads.
+A live dialogue adds one exchange a turn (the recommender's reply and the seeker's answer) and
+re-reads all the earlier ones; the ranker's dense query is built from one vector per exchange
+(`retrieval.dialogue.dialogue_vector`), so with this cache a turn embeds only its new exchange.
+An LRU keyed by the exact text, shared by every dialogue of the process, safe across threads.
 """
 
 from __future__ import annotations

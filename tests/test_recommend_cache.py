@@ -61,12 +61,12 @@ def test_size_zero_embeds_every_text_every_time() -> None:
         UtteranceEmbeddings(inner, maxsize=-1)
 
 
-def test_a_new_turn_embeds_only_its_new_utterances_and_ranks_as_the_uncached_path() -> None:
+def test_a_new_turn_embeds_only_its_new_exchange_and_ranks_as_the_uncached_path() -> None:
     cached, uncached = make_recommender(), make_recommender()
     uncached.utterances = UtteranceEmbeddings(uncached.embedder, maxsize=0)
     dialogue = [("RECOMMENDER", "Hi, what do you like?"), ("SEEKER", "I loved The Shining (1980).")]
     later = [*dialogue, ("RECOMMENDER", "Scary ones, then?"), ("SEEKER", "Yes, like Heat (1995).")]
     for turns in (dialogue, later, later):
         assert cached.recommend(turns, k=5) == uncached.recommend(turns, k=5)  # type: ignore[arg-type]
-    assert cached.utterances.misses == 4  # each utterance embedded once over three calls
-    assert uncached.utterances.misses == 2 + 4 + 4
+    assert cached.utterances.misses == 2  # each exchange embedded once over three calls
+    assert uncached.utterances.misses == 1 + 2 + 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.dialogue import dialogue_vector, from_context, mentioned_movies, query_utterances
+from retrieval.dialogue import dialogue_vector, from_context, mentioned_movies, query_exchanges
 from retrieval.fusion import Fusion
 from retrieval.item_stats import ItemStats
 from retrieval.rank_features import FEATURES
@@ -40,15 +40,29 @@ def test_from_context_gives_the_last_utterance_to_the_seeker_and_skips_empty_one
         from_context("a single string")  # type: ignore[arg-type]
 
 
-def test_the_dense_query_reads_the_last_utterances_and_weighs_the_newest_most() -> None:
-    turns = [("SEEKER", f"utterance {n}") for n in range(20)]
-    assert query_utterances(turns, limit=3) == ["utterance 17", "utterance 18", "utterance 19"]  # type: ignore[arg-type]
-    assert query_utterances(turns, limit=0) == []  # type: ignore[arg-type]
+def test_the_dense_query_reads_the_last_exchanges_each_a_seeker_answer_with_its_question() -> None:
+    turns = [
+        ("RECOMMENDER", "Hi!"),
+        ("SEEKER", "Horror."),
+        ("SEEKER", "Old ones."),
+        ("RECOMMENDER", "Seen It (2017)?"),
+        ("SEEKER", "Yes."),
+        ("RECOMMENDER", "And?"),
+    ]
+    exchanges = ["Hi! Horror.", "Old ones.", "Seen It (2017)? Yes.", "And?"]
+    assert query_exchanges(turns) == exchanges  # type: ignore[arg-type]
+    assert query_exchanges(turns, limit=2) == exchanges[-2:]  # type: ignore[arg-type]
+    assert query_exchanges(turns, limit=0) == []  # type: ignore[arg-type]
+
+
+def test_the_dense_query_weighs_recent_and_long_exchanges_most() -> None:
     old, new = np.eye(2, dtype=np.float32)
-    vector = dialogue_vector(np.stack([old, new]), decay=0.5)
+    vector = dialogue_vector(np.stack([old, new]), ["same", "size"], decay=0.5)
     assert np.isclose(np.linalg.norm(vector), 1.0)
     assert vector[1] == pytest.approx(2 * vector[0])
-    assert not dialogue_vector(np.zeros((0, 2), np.float32)).any()
+    longer = dialogue_vector(np.stack([old, new]), ["a" * 400, "b" * 25], decay=0.5)
+    assert longer[0] == pytest.approx(2 * longer[1])  # sqrt(400 / 25) = 4, halved by age
+    assert not dialogue_vector(np.zeros((0, 2), np.float32), []).any()
 
 
 def test_mentioned_movies_know_who_named_them_and_how_long_ago(ranker: MovieRecommender) -> None:
