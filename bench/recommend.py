@@ -5,7 +5,8 @@
 Builds the ranker's artefacts from data/ in a temporary directory (the project cache is left
 alone; the movie index comes from the cache, built once), times a warm load, ranks the pinned
 validation split of the ReDial turns (dialogue-disjoint from everything the ranker learned) and
-the INSPIRED test turns with the ranker and the three baselines, and times ranking per dialogue.
+the INSPIRED test turns with the ranker and the three baselines, and times ranking per turn
+(`bench/recommend_latency.py`: turn by turn and cold, with and without the embedding cache).
 Prints one Markdown table and replaces the "Recommendation" section of bench/RESULTS.md.
 """
 
