@@ -11,9 +11,10 @@ are never returned. The artefacts it learns are built and cached by `retrieval.r
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 
@@ -35,6 +36,21 @@ from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 QueryMode = Literal["dialogue", "last_two"]
 #: Utterance texts whose title lookups are remembered (a live dialogue re-reads its history).
 _FIND_CACHE: Final = 4096
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """Run NumPy's BLAS on one thread: on these small products a second one mostly spin-waits.
+
+    Measured in docs/recommendation.md (Speed), like torch's in `retrieval.embedding.one_thread`.
+    """
+    return cast(AbstractContextManager[Any], _blas_controller().limit(limits=1, user_api="blas"))
 
 
 @dataclass(frozen=True)
@@ -131,7 +147,8 @@ class MovieRecommender:
 
     def features(self, evidence: Evidence) -> np.ndarray:
         """Every signal for every movie: an ``(n_movies, len(FEATURES))`` array."""
-        return feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
+        with _one_blas_thread():
+            return feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
 
     def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:
         """Fused score of every movie (higher is better), before any exclusion."""
