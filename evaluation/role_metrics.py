@@ -118,18 +118,17 @@ def dialog_contexts(dialog: InspiredDialog) -> list[RoleContext]:
 def role_contexts(
     n: int, seed: int = 0, dialogs: Sequence[InspiredDialog] | None = None
 ) -> list[RoleContext]:
-    """Return `n` contexts drawn with `seed` from INSPIRED test (all of them if fewer), in order."""
+    """Return `n` contexts of INSPIRED test in a seeded random order (all of them if fewer).
+
+    The order is one permutation per seed, so the first `n` are the same whatever `n`: a larger
+    evaluation extends a smaller one, and an interrupted one reports on the contexts it finished.
+    """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    every = [
-        c
-        for d in (load_inspired("test") if dialogs is None else dialogs)
-        for c in dialog_contexts(d)
-    ]
-    if n >= len(every):
-        return every
-    picked = np.random.default_rng(seed).choice(len(every), size=n, replace=False)
-    return [every[i] for i in sorted(picked.tolist())]
+    source = load_inspired("test") if dialogs is None else dialogs
+    every = [c for d in source for c in dialog_contexts(d)]
+    order = np.random.default_rng(seed).permutation(len(every))
+    return [every[i] for i in order[:n].tolist()]
 
 
 def _share(flags: Iterable[bool | None]) -> dict[str, float | int | None]:

@@ -47,8 +47,8 @@ class RolesConfig:
         from graph.context import Context
         from rollouts.config import public_context
 
+        # The number of contexts is left out: a larger evaluation extends a smaller one.
         return {
-            "contexts": self.contexts,
             "seed": self.seed,
             "rewarder_samples": self.rewarder_samples,
             "tagger": self.tagger.name,

@@ -187,6 +187,7 @@ def test_contexts_follow_a_seeker_turn_and_draws_are_seeded() -> None:
     first, again = role_contexts(5, seed=3), role_contexts(5, seed=3)
     assert [c.context_id for c in first] == [c.context_id for c in again]
     assert [c.context_id for c in role_contexts(5, seed=4)] != [c.context_id for c in first]
+    assert [c.context_id for c in role_contexts(2, seed=3)] == [c.context_id for c in first[:2]]
 
 
 def test_summary_of_nothing_is_not_a_number() -> None:
@@ -211,4 +212,4 @@ def test_evaluation_resumes_and_refuses_other_settings(
     assert len(fake.prompts) > requests  # the torn context ran again, the other did not
     assert again["reasoner"] == report["reasoner"]
     with pytest.raises(ValueError, match="other settings"):
-        roles.evaluate_roles(roles.RolesConfig(out=tmp_path, contexts=3))
+        roles.evaluate_roles(roles.RolesConfig(out=tmp_path, contexts=2, seed=1))
