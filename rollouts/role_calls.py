@@ -119,13 +119,14 @@ def evaluate_context(
     fixed = replace_fields(
         fixed, **_without_ranking(rule_experts.retrieve_facts_node(fixed, runtime))
     )
-    _retriever(record, fixed, runtime)
+    ranked = _retriever(record, fixed, runtime)
     _actor(record, fixed, runtime, context, tagger)
     with observed(record, "seeker"):
         turns = [*context.turns, (RECOMMENDER, context.human_reply)]
         reply = seeker_reply(turns, goal_of(context), persona, settings.llm("seeker"))
     record.seeker_parsed = reply.fallback is None
-    movie_id = fixed.chosen_movie or (fixed.candidates[0] if fixed.candidates else None)
+    # The exchanges judged need a movie: the rule experts' choice, else the ranker's first pick.
+    movie_id = fixed.chosen_movie or (ranked[0] if ranked else None)
     if movie_id is not None:
         _rewarder(record, context, settings, movie_id, rewarder_samples, seed)
         with observed(record, "judge"):
@@ -149,20 +150,23 @@ def _reasoner(record: RoleRecord, state: State, runtime: Runtime[Context], said:
     record.reasoner_grounded = bool(terms & said_terms(summary)) if terms else None
 
 
-def _retriever(record: RoleRecord, state: State, runtime: Runtime[Context]) -> None:
+def _retriever(record: RoleRecord, state: State, runtime: Runtime[Context]) -> list[str]:
+    """Record the Retriever's choice and facts; return the ranker's candidates."""
     with observed(record, "retriever") as calls:
         update = retrieve_facts(state, runtime)
+    candidates: list[str] = update.get("candidates", [])
     if not calls:
-        return  # no known preference: the Retriever was not asked to choose
+        return candidates  # no known preference: the Retriever was not asked to choose
     failures = [f["failure"] for f in update.get("fallbacks", [])]
     if not calls[-1].ok:
         record.retriever_valid_choice = False
-        return
+        return candidates
     record.retriever_declined = update.get("chosen_movie") is None
     wrong_choice = any("names no candidate" in failure for failure in failures)
     record.retriever_valid_choice = not wrong_choice
     if not record.retriever_declined:
         record.retriever_facts_accepted = len(failures) == int(wrong_choice)
+    return candidates
 
 
 def _actor(

@@ -74,7 +74,9 @@ def evaluate_roles(
     config: RolesConfig, notify: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """Evaluate every role on the contexts not yet recorded; write and return the report."""
-    from graph import resources
+    from langchain_core.messages import HumanMessage
+
+    from graph import models, resources
     from graph.context import Context
     from rollouts.role_calls import evaluate_context
     from rso.data.personas import load_personas
@@ -95,8 +97,11 @@ def evaluate_roles(
     if todo:
         run_context = Context.from_env(**config.context, seed=config.seed)
         personas = load_personas()
-        # Load the heavy resources first so that the first role's time is its own.
-        resources.movies(), resources.recommender(), resources.title_matcher()
+        # Warm up first (resources, the ranker's lazy parts, the model server), so that the
+        # first context's times are its roles' own.
+        resources.movies(), resources.title_matcher()
+        resources.recommender().recommend([("SEEKER", "I like comedies.")], None, k=1)
+        models.text_call(models.load_chat_model(run_context.llm("actor")), [HumanMessage("Hi.")])
         with records_path.open("a", encoding="utf-8") as handle:
             for number, context in enumerate(todo, start=len(contexts) - len(todo) + 1):
                 record = evaluate_context(
