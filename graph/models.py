@@ -21,7 +21,9 @@ error policy:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeVar, get_args
 
@@ -142,6 +144,43 @@ class StructuredResult(Generic[SchemaT]):
         return self.value is not None
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """What one `structured_call` or `text_call` returned, as the role metrics count it."""
+
+    kind: Literal["structured", "text"]
+    #: The schema's class name of a structured call; None for text.
+    schema: str | None
+    #: A schema instance was parsed (structured), or a non-empty text came back (text).
+    ok: bool
+    #: Requests made, 1 + retries used.
+    attempts: int
+    #: The last reply's text (the draft before any post-processing).
+    raw: str
+
+
+#: Who hears of each call in this context (`observe_calls`); None in ordinary runs.
+_CALL_OBSERVER: ContextVar[Callable[[CallRecord], None] | None] = ContextVar(
+    "rso_call_observer", default=None
+)
+
+
+@contextmanager
+def observe_calls(observer: Callable[[CallRecord], None]) -> Iterator[None]:
+    """Report every structured and text call made inside the block (role metrics, bench)."""
+    token = _CALL_OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _CALL_OBSERVER.reset(token)
+
+
+def _report(record: CallRecord) -> None:
+    observer = _CALL_OBSERVER.get()
+    if observer is not None:
+        observer(record)
+
+
 def load_chat_model(settings: LLMSettings) -> BaseChatModel:
     """Build the chat client for `settings`: the only place in the project that constructs one."""
     from langchain_openai import ChatOpenAI
@@ -212,12 +251,14 @@ def structured_call(
     for attempt in range(1, retries + 2):
         value, raw, error = _structured_attempt(model, runnable, schema, conversation)
         if value is not None:
+            _report(CallRecord("structured", schema.__name__, True, attempt, raw or ""))
             return StructuredResult(value=value, error=None, attempts=attempt, raw=raw)
         conversation = [
             *conversation,
             AIMessage(content=raw or ""),
             HumanMessage(content=STRUCTURED_CORRECTION.format(error=error, schema=schema_text)),
         ]
+    _report(CallRecord("structured", schema.__name__, False, retries + 1, raw or ""))
     return StructuredResult(value=None, error=error, attempts=retries + 1, raw=raw)
 
 
@@ -226,16 +267,18 @@ def text_call(model: BaseChatModel, messages: Sequence[BaseMessage], retries: in
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     conversation = list(messages)
-    for _ in range(retries + 1):
+    for attempt in range(1, retries + 2):
         reply = _invoke(model, conversation)
         text = message_text(reply).strip()
         if text:
+            _report(CallRecord("text", None, True, attempt, text))
             return text
         conversation = [
             *conversation,
             AIMessage(content=""),
             HumanMessage(content=TEXT_CORRECTION),
         ]
+    _report(CallRecord("text", None, False, retries + 1, ""))
     return ""
 
 

@@ -112,7 +112,7 @@ class RolloutConfig:
 
     def settings(self, *, in_memory_policy: bool = False) -> dict[str, Any]:
         """Return what determines the episodes' results (the manifest's settings)."""
-        context = _public_context(self.recommender_context())
+        context = public_context(self.recommender_context())
         planner = self.planner
         if in_memory_policy:
             planner = "memory"
@@ -132,7 +132,8 @@ class RolloutConfig:
         }
 
 
-def _public_context(context: Context) -> dict[str, Any]:
+def public_context(context: Context) -> dict[str, Any]:
+    """Return a context's settings as JSON values, without secrets and the seed."""
     values = {f.name: getattr(context, f.name) for f in dataclasses.fields(context)}
     for name in _SECRET_FIELDS:
         values.pop(name, None)

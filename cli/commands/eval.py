@@ -91,6 +91,58 @@ def evaluate(
         raise typer.Exit(EXIT_NOTHING_FINISHED)
 
 
+def roles(
+    out: Annotated[
+        Path, typer.Option(help="Output directory (records, report); resumable.")
+    ] = Path("runs/roles"),
+    contexts: Annotated[
+        int, typer.Option(min=1, help="INSPIRED-test contexts, drawn by seed.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the context draw and of the LLM calls.")] = 0,
+    rewarder_samples: Annotated[
+        int, typer.Option(min=1, help="Rewarder samples per exchange.")
+    ] = 3,
+    end_to_end: Annotated[
+        bool,
+        typer.Option(
+            help="Also roll out --seeker act with --experts llm and rule; SR side by side."
+        ),
+    ] = False,
+    cases: Annotated[
+        int | None, typer.Option(min=1, help="Cases of the end-to-end runs (default: all).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible /v1 URL (default: the embedded model).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Measure every LLM role on fixed INSPIRED-test contexts (guards, validity, adherence)."""
+    from evaluation.role_metrics import format_table
+    from evaluation.strategy_tagger import TaggerError
+    from graph.context import ContextError
+    from rollouts.roles import REPORT_FILE, RolesConfig, evaluate_roles
+    from rso import jsonio
+
+    overrides = {k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None}
+    config = RolesConfig(
+        out=out,
+        contexts=contexts,
+        seed=seed,
+        rewarder_samples=rewarder_samples,
+        end_to_end=end_to_end,
+        cases=cases,
+        context=overrides,
+    )
+    try:
+        report = evaluate_roles(config, notify=lambda line: typer.echo(line, err=True))
+    except (ContextError, TaggerError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(jsonio.dumps(report, indent=2) if as_json else format_table(report))
+    typer.echo(f"report: {out / REPORT_FILE}", err=True)
+
+
 def _run_names(runs: Sequence[Path]) -> list[str]:
     """Short names for the runs: their directory names, or their paths where those repeat."""
     names = [run.resolve().name for run in runs]
@@ -111,7 +163,8 @@ class _RunsByDefault(TyperGroup):
 
 eval_app = typer.Typer(
     cls=_RunsByDefault,
-    help="Evaluate rollout runs (rso eval RUN...) or the movie ranker (rso eval recommend).",
+    help="Evaluate rollout runs (rso eval RUN...), the movie ranker (rso eval recommend) or the "
+    "LLM roles (rso eval roles).",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
@@ -120,4 +173,5 @@ eval_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add ``rso eval`` to the CLI."""
     eval_app.command("runs", epilog=EXIT_CODES_HELP)(evaluate)
+    eval_app.command("roles", epilog=EXIT_CODES_HELP)(roles)
     app.add_typer(eval_app, name="eval")

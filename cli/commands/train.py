@@ -13,7 +13,7 @@ from cli.commands import check_choice, fail
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
 train_app = typer.Typer(
-    help="Train the Planner: supervised warm-up on INSPIRED (sft), then RL.",
+    help="Train the Planner (sft, then rl) and the strategy tagger of the role metrics.",
     no_args_is_help=True,
 )
 
@@ -110,6 +110,30 @@ def sft(
     for name, metrics in rows:
         typer.echo(f"{name:<16}{metrics.accuracy:>10.4f}{metrics.macro_f1:>10.4f}")
     typer.echo(f"confusion matrix: {summary.confusion_matrix_png}")
+
+
+@train_app.command("tagger")
+def tagger(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default models/strategy-tagger, the committed one)."),
+    ] = None,
+    c: Annotated[float, typer.Option(help="Inverse regularisation of the regression.")] = 4.0,
+    min_df: Annotated[int, typer.Option(min=1, help="Utterances a 1-2-gram must occur in.")] = 2,
+) -> None:
+    """Train the strategy tagger (utterance -> strategy) on INSPIRED train; score it on test."""
+    from evaluation.strategy_tagger import TaggerSettings, build_inspired_tagger
+
+    fitted = build_inspired_tagger(output, TaggerSettings(c=c, min_df=min_df))
+    test = fitted.info["test"]
+    typer.echo(
+        f"strategy tagger: {fitted.info['train_utterances']} training utterances "
+        f"(fingerprint {fitted.info['train_fingerprint']}), {len(fitted.vocabulary)} terms"
+    )
+    typer.echo(
+        f"INSPIRED test ({int(test['utterances'])} human utterances): accuracy "
+        f"{test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,216 @@
+"""Role metrics on a scripted fake model: known answers give known scores; contexts; resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from agents import rule_experts
+from evaluation.role_metrics import (
+    RoleContext,
+    RoleRecord,
+    dialog_contexts,
+    format_table,
+    role_contexts,
+    summarise,
+)
+from graph.context import Context
+from rollouts import roles
+from rollouts.role_calls import JUDGED_ACTS, evaluate_context
+from rso.data.records import InspiredDialog, Utterance
+from tests.fakes import ScriptedChatModel, patch_chat_model
+
+#: One structured answer that fits every schema (extra keys are ignored by each).
+EVERY_FIELD = {
+    "reasoning": "The seeker said so.",
+    "likes": ["horror movies"],
+    "dislikes": [],
+    "choice": "The Conjuring",
+    "facts": "The Conjuring is a 2013 horror mystery by James Wan.",
+    "rating": 4,
+}
+ACT_LETTERS = {
+    "accept": "E",
+    "interested": "D",
+    "reject": "A",
+    "not_interested": "B",
+    "ask_about_movie": "C",
+}
+ACTOR_REPLY = "You might like The Conjuring. It is a creepy haunting story."
+WORLD_INPUTS = {
+    "candidates": ["m2", "m1", "m5"],
+    "chosen_movie": "m2",
+    "movie_facts": "The Conjuring (2013) is a horror movie by James Wan.",
+}
+
+
+class LabelByWord:
+    """A stand-in tagger: "Conjuring" reads as Personal Opinion, anything else as Credibility."""
+
+    info: dict[str, Any] = {"test": {"accuracy": 1.0}}
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return ["Personal Opinion" if "Conjuring" in t else "Credibility" for t in texts]
+
+
+def fake_model(structured: Any = EVERY_FIELD) -> ScriptedChatModel:
+    """One fake for every role: structured calls get `structured`, text calls answer by role."""
+    fake = ScriptedChatModel()
+
+    def answer(messages: list[BaseMessage]) -> Any:
+        request = fake.requests[-1]
+        if "response_format" in request or "tools" in request:
+            return structured
+        system = str(messages[0].content)
+        prompt = "\n".join(str(m.content) for m in messages)
+        if "Has the seeker accepted" in system:
+            for act, variants in JUDGED_ACTS.items():
+                fragments = [max(v.split("{title}"), key=len) for v in variants]
+                if any(f in prompt.split("Seeker:")[-1] for f in fragments):
+                    return f"{ACT_LETTERS[act]})"
+            return "I cannot tell."
+        if "looking for a movie" in system:
+            return "Sounds good, what is it about?"
+        return ACTOR_REPLY
+
+    fake.default = answer
+    return fake
+
+
+@pytest.fixture(name="fixed_inputs")
+def fixed_inputs_fixture(monkeypatch: pytest.MonkeyPatch, world: Any) -> None:
+    """The rule experts' summary and movie, taken from the tiny world."""
+    monkeypatch.setattr(
+        rule_experts, "reason_preferences_node", lambda state, runtime: {"preferences": "horror"}
+    )
+    monkeypatch.setattr(rule_experts, "retrieve_facts_node", lambda state, runtime: WORLD_INPUTS)
+
+
+def context(gold: str = "Personal Opinion", human: str = "I loved The Conjuring!") -> RoleContext:
+    return RoleContext(
+        context_id=f"d:{gold}",
+        dialog_id="d",
+        index=1,
+        turns=[("Seeker", "Hi! I love horror movies, anything scary.")],
+        gold_strategy=gold,  # type: ignore[arg-type]
+        human_reply=human,
+        target_genres=["horror"],
+        user_id="u",
+    )
+
+
+def settings() -> Context:
+    return Context(llm_max_retries=0, planner_checkpoint=None)
+
+
+def test_known_answers_give_known_scores(monkeypatch, fixed_inputs) -> None:
+    patch_chat_model(monkeypatch, fake_model())
+    records = [
+        evaluate_context(context(), settings(), LabelByWord(), None, rewarder_samples=3),  # type: ignore[arg-type]
+        evaluate_context(
+            context("Credibility", "It won an Oscar."),
+            settings(),
+            LabelByWord(),  # type: ignore[arg-type]
+            None,
+            rewarder_samples=3,
+        ),
+    ]
+    first = records[0]
+    assert first.reasoner_accepted and "horror" in (first.reasoner_summary or "")
+    assert first.reasoner_grounded is True
+    assert first.retriever_valid_choice and not first.retriever_declined
+    assert first.retriever_facts_accepted is True
+    assert first.actor_reply == ACTOR_REPLY and first.actor_names_movie is True
+    assert first.actor_echo is False and first.actor_fallback is False
+    assert first.seeker_parsed is True and first.judge_structured is True
+    assert first.rewarder_samples == 3 and first.rewarder_parsed == 3
+    summary = summarise(records)
+    assert summary["reasoner"]["accepted"] == {"share": 1.0, "n": 2}
+    assert summary["retriever"]["valid_choice"]["share"] == 1.0
+    assert summary["actor"]["strategy_adherence"] == {"share": 0.5, "n": 2}
+    assert summary["actor"]["human_agreement"] == {"share": 1.0, "n": 2}
+    assert summary["actor"]["words"]["mean"] == len(ACTOR_REPLY.split())
+    assert summary["rewarder"]["agreement_with_act_judge"] == {"share": 1.0, "n": 6}
+    # Reasoner, Retriever and judge: one structured call each per context, all valid at once.
+    assert summary["structured_calls"] == {"valid_first_attempt": 1.0, "valid": 1.0, "n": 6}
+    assert summary["calls"]["actor"]["calls"] == 2
+    table = format_table(summary)
+    assert "strategy adherence" in table and "0.500" in table
+
+
+def test_malformed_structured_answers_score_zero(monkeypatch, fixed_inputs) -> None:
+    patch_chat_model(monkeypatch, fake_model(structured="no JSON here"))
+    record = evaluate_context(context(), settings(), LabelByWord(), None, rewarder_samples=1)  # type: ignore[arg-type]
+    assert record.reasoner_accepted is False and record.reasoner_grounded is False
+    assert record.retriever_valid_choice is False and record.retriever_facts_accepted is None
+    assert record.judge_structured is False
+    summary = summarise([record])
+    assert summary["structured_calls"] == {"valid_first_attempt": 0.0, "valid": 0.0, "n": 3}
+
+
+def test_template_fallback_and_echo_are_counted(monkeypatch, fixed_inputs) -> None:
+    from prompts.actor import GENERIC_INSTRUCTION
+
+    fake = fake_model()
+    echo = GENERIC_INSTRUCTION
+    inner = fake.default
+    fake.default = lambda messages: (
+        echo if "<instruction>" in str(messages[0].content) else inner(messages)
+    )
+    patch_chat_model(monkeypatch, fake)
+    record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
+    assert record.actor_draft_echo is True
+    assert record.actor_echo is False  # the Actor's own guard removed the echo
+    assert record.actor_fallback is True  # and a template was sent instead
+
+
+def test_contexts_follow_a_seeker_turn_and_draws_are_seeded() -> None:
+    dialog = InspiredDialog(
+        dialog_id="d",
+        split="test",
+        user_id="u",
+        target_genres=["comedy"],
+        utterances=[
+            Utterance(speaker="RECOMMENDER", text="Hi!", strategy="No Strategy"),
+            Utterance(speaker="SEEKER", text="Hello, I like comedies."),
+            Utterance(speaker="RECOMMENDER", text="Great!", strategy="Acknowledgment"),
+            Utterance(speaker="RECOMMENDER", text="Seen Airplane?", strategy="Experience Inquiry"),
+            Utterance(speaker="SEEKER", text="Yes."),
+            Utterance(speaker="RECOMMENDER", text="Unlabelled."),
+        ],
+    )
+    (only,) = dialog_contexts(dialog)
+    assert only.context_id == "d:2" and only.gold_strategy == "Acknowledgment"
+    assert only.turns == [("Recommender", "Hi!"), ("Seeker", "Hello, I like comedies.")]
+    first, again = role_contexts(5, seed=3), role_contexts(5, seed=3)
+    assert [c.context_id for c in first] == [c.context_id for c in again]
+    assert [c.context_id for c in role_contexts(5, seed=4)] != [c.context_id for c in first]
+    assert [c.context_id for c in role_contexts(2, seed=3)] == [c.context_id for c in first[:2]]
+
+
+def test_summary_of_nothing_is_not_a_number() -> None:
+    summary = summarise([RoleRecord(context_id="x")])
+    assert summary["reasoner"]["accepted"] == {"share": None, "n": 0}
+    assert "n/a" in format_table(summary)
+
+
+def test_evaluation_resumes_and_refuses_other_settings(
+    monkeypatch, fixed_inputs, tmp_path: Path
+) -> None:
+    fake = fake_model()
+    patch_chat_model(monkeypatch, fake)
+    monkeypatch.setattr(roles, "load_tagger", lambda directory: LabelByWord())
+    config = roles.RolesConfig(out=tmp_path, contexts=2, context={"llm_max_retries": 0})
+    report = roles.evaluate_roles(config)
+    assert report["contexts"] == 2
+    requests = len(fake.prompts)
+    lines = (tmp_path / roles.RECORDS_FILE).read_text().splitlines()
+    (tmp_path / roles.RECORDS_FILE).write_text(lines[0] + "\n" + lines[1][:10])  # torn write
+    again = roles.evaluate_roles(config)
+    assert len(fake.prompts) > requests  # the torn context ran again, the other did not
+    assert again["reasoner"] == report["reasoner"]
+    with pytest.raises(ValueError, match="other settings"):
+        roles.evaluate_roles(roles.RolesConfig(out=tmp_path, contexts=2, seed=1))
