@@ -15,6 +15,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from agents.actor_format import tuned_prompt
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
@@ -110,15 +111,19 @@ def write_reply(
     node = actor_node_name(strategy)
     movie = resources.movies().get(state.chosen_movie) if state.chosen_movie else None
     history = state.messages[-context.history_messages :]
-    system_text, user = actor_prompt(
-        strategy,
-        format_dialogue(dialogue_turns(history, context.max_message_chars)),
-        state.preferences,
-        (movie.display_title, state.movie_facts) if movie is not None else None,
-        use_retriever=context.use_retriever,
-    )
-    system = SystemMessage(system_text)
     settings = context.llm("actor")
+    if settings.lora_path is not None:  # the adapter learnt its own input format
+        turns = dialogue_turns(history, context.max_message_chars)
+        system_text, user = tuned_prompt(strategy, turns, state.preferences, movie)
+    else:
+        system_text, user = actor_prompt(
+            strategy,
+            format_dialogue(dialogue_turns(history, context.max_message_chars)),
+            state.preferences,
+            (movie.display_title, state.movie_facts) if movie is not None else None,
+            use_retriever=context.use_retriever,
+        )
+    system = SystemMessage(system_text)
     model = models.load_chat_model(settings)
     fallbacks: list[FallbackRecord] = []
     reply = ""

@@ -88,3 +88,23 @@ RETRY_NOTE: Final = (
 #: Last-resort replies when no usable draft came back (no movie / with a movie).
 FALLBACK_REPLY: Final = "I'd love to help you find a movie. What kind of movies do you enjoy?"
 FALLBACK_REPLY_WITH_MOVIE: Final = "You might enjoy {title}. Would you like to hear more about it?"
+
+
+# --- The tuned Actor's format (small models, and the LoRA adapter trained on exactly this) -------
+# Short and plain on purpose: a 135M model copies bullet lists and rules, so the tuned format has
+# none; the adapter learnt the style from INSPIRED's human replies instead (`rl.actor_data`).
+
+#: System line of the tuned format; `meaning` is the strategy's instruction above.
+TUNED_SYSTEM: Final = "You are a movie recommender. Strategy: {strategy}. {meaning}"
+#: Strategy name shown for the generic branch (no explicit strategy).
+TUNED_NO_STRATEGY: Final = "any"
+#: User block of the tuned format: preferences, the movie, the last turns.
+TUNED_USER: Final = "Preferences: {preferences}\nMovie: {movie}\n\n{dialogue}"
+#: ``Movie:`` line while no movie is chosen.
+TUNED_NO_MOVIE: Final = "no movie yet"
+#: ``Preferences:`` line while none are known.
+TUNED_UNKNOWN_PREFERENCES: Final = "not known yet"
+#: Turns of dialogue the tuned format shows (oldest dropped first).
+TUNED_TURNS: Final = 4
+#: Each shown turn is clipped to this many characters (keeping its end).
+TUNED_TURN_CHARS: Final = 200
