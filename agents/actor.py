@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from agents.actor_format import tuned_prompt
+from agents.actor_format import strategy_examples, tuned_prompt
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
@@ -58,7 +58,7 @@ def protected_ngrams() -> frozenset[tuple[str, ...]]:
         prompts.MOVIE_RULE,
         prompts.NO_MOVIE_RULE,
         prompts.OWN_KNOWLEDGE_RULE,
-        *(line.lstrip("- ") for line in prompts.SYSTEM.splitlines() if line.startswith("- ")),
+        *prompts.RULES,
     )
     grams: set[tuple[str, ...]] = set()
     for text in texts:
@@ -191,7 +191,15 @@ def actor_prompt(
         preferences=preferences or prompts.UNKNOWN_PREFERENCES,
         movie=movie_block,
     )
-    return prompts.SYSTEM.format(instruction=instruction, movie_rule=movie_rule), user
+    shots = strategy_examples(strategy) if strategy is not None else ()
+    examples = prompts.EXAMPLES.format(examples=" ".join(f'"{s}"' for s in shots)) if shots else ""
+    system = prompts.SYSTEM.format(
+        instruction=instruction,
+        movie_rule=movie_rule,
+        rules=" ".join(prompts.RULES),
+        examples=examples,
+    )
+    return system, user
 
 
 def recommended_movies(reply: str, candidates: list[str]) -> list[str]:

@@ -7,7 +7,10 @@ LoRA adapter was trained on exactly this text, so inference must build it the sa
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
+from functools import cache
 
 from agents.rule_replies import fact_sentence
 from graph.utils import clip_text
@@ -15,6 +18,11 @@ from prompts import actor as prompts
 from rso.data.records import Movie
 from rso.dialogue import format_dialogue
 from rso.strategies import Strategy
+
+#: Few-shot examples are short human replies that name nobody: only the first word (and "I")
+#: may be capitalised, so no title or person can be copied into an unrelated reply.
+_EXAMPLE_WORDS = (4, 14)
+_INNER_CAPITAL = re.compile(r"(?<=\s)(?!I\b|I')[A-Z]")
 
 
 def merge_turns(turns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -57,3 +65,25 @@ def tuned_prompt(
         dialogue=dialogue,
     )
     return prompts.TUNED_SYSTEM.format(strategy=name, meaning=meaning), user
+
+
+@cache
+def strategy_examples(strategy: Strategy) -> tuple[str, ...]:
+    """Return the few-shot examples of `strategy`: short INSPIRED train replies, fixed choice.
+
+    The choice is by a hash of the text, so it does not depend on data order or on any seed.
+    """
+    from rso.data.inspired import load_inspired  # lazy: the untuned prompt reads data once
+
+    low, high = _EXAMPLE_WORDS
+    pool = {
+        " ".join(u.text.split())
+        for dialog in load_inspired("train")
+        for u in dialog.utterances
+        if u.strategy == strategy
+        and low <= len(u.text.split()) <= high
+        and _INNER_CAPITAL.search(u.text) is None
+        and '"' not in u.text
+    }
+    ranked = sorted(pool, key=lambda text: hashlib.sha256(text.encode()).hexdigest())
+    return tuple(ranked[: prompts.EXAMPLES_PER_STRATEGY])

@@ -46,6 +46,8 @@ class ActorExample:
     dialog_id: str
     index: int
     strategy: Strategy
+    #: kb_id of the movie in the input (None: "no movie yet").
+    movie: str | None
     system: str
     user: str
     reply: str
@@ -137,7 +139,15 @@ def build_example(
         movie,
     )
     reply = " ".join(target.text.split())
-    return ActorExample(dialog.dialog_id, index, target.strategy, system, user, reply)
+    return ActorExample(
+        dialog.dialog_id,
+        index,
+        target.strategy,
+        movie.kb_id if movie else None,
+        system,
+        user,
+        reply,
+    )
 
 
 def actor_examples(
