@@ -138,3 +138,17 @@ def test_the_embedded_server_refuses_an_adapter_of_another_model(tmp_path) -> No
     with pytest.raises(EmbeddedServerError, match="does not fit the model.*incorrect shape"):
         server.start()
     assert not server.is_running()
+
+
+@pytest.mark.integration
+def test_the_shipped_adapter_fits_the_embedded_model(tmp_path) -> None:
+    pytest.importorskip("llama_cpp")
+    from graph.llm_server import find_smollm2_gguf
+    from rso.paths import DEFAULT_ACTOR_ADAPTER
+
+    meta, tensors = read_lora_gguf(DEFAULT_ACTOR_ADAPTER)
+    assert meta["adapter.type"] == "lora" and len(tensors) == 30 * 7 * 2  # 30 blocks, 7 weights
+    with EmbeddedServer(
+        find_smollm2_gguf(), lora_path=DEFAULT_ACTOR_ADAPTER, log_path=tmp_path / "log"
+    ) as server:
+        assert server.is_running()
