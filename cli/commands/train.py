@@ -13,7 +13,7 @@ from cli.commands import check_choice, fail
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
 train_app = typer.Typer(
-    help="Train the Planner: supervised warm-up on INSPIRED (sft), then RL.",
+    help="Train the Planner (sft, then rl) and the tuned Actor's LoRA adapter (actor).",
     no_args_is_help=True,
 )
 
