@@ -15,6 +15,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from agents.actor_format import strategy_examples, tuned_prompt
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
@@ -57,7 +58,7 @@ def protected_ngrams() -> frozenset[tuple[str, ...]]:
         prompts.MOVIE_RULE,
         prompts.NO_MOVIE_RULE,
         prompts.OWN_KNOWLEDGE_RULE,
-        *(line.lstrip("- ") for line in prompts.SYSTEM.splitlines() if line.startswith("- ")),
+        *prompts.RULES,
     )
     grams: set[tuple[str, ...]] = set()
     for text in texts:
@@ -110,15 +111,19 @@ def write_reply(
     node = actor_node_name(strategy)
     movie = resources.movies().get(state.chosen_movie) if state.chosen_movie else None
     history = state.messages[-context.history_messages :]
-    system_text, user = actor_prompt(
-        strategy,
-        format_dialogue(dialogue_turns(history, context.max_message_chars)),
-        state.preferences,
-        (movie.display_title, state.movie_facts) if movie is not None else None,
-        use_retriever=context.use_retriever,
-    )
-    system = SystemMessage(system_text)
     settings = context.llm("actor")
+    if settings.lora_path is not None:  # the adapter learnt its own input format
+        turns = dialogue_turns(history, context.max_message_chars)
+        system_text, user = tuned_prompt(strategy, turns, state.preferences, movie)
+    else:
+        system_text, user = actor_prompt(
+            strategy,
+            format_dialogue(dialogue_turns(history, context.max_message_chars)),
+            state.preferences,
+            (movie.display_title, state.movie_facts) if movie is not None else None,
+            use_retriever=context.use_retriever,
+        )
+    system = SystemMessage(system_text)
     model = models.load_chat_model(settings)
     fallbacks: list[FallbackRecord] = []
     reply = ""
@@ -186,7 +191,15 @@ def actor_prompt(
         preferences=preferences or prompts.UNKNOWN_PREFERENCES,
         movie=movie_block,
     )
-    return prompts.SYSTEM.format(instruction=instruction, movie_rule=movie_rule), user
+    shots = strategy_examples(strategy) if strategy is not None else ()
+    examples = prompts.EXAMPLES.format(examples=" ".join(f'"{s}"' for s in shots)) if shots else ""
+    system = prompts.SYSTEM.format(
+        instruction=instruction,
+        movie_rule=movie_rule,
+        rules=" ".join(prompts.RULES),
+        examples=examples,
+    )
+    return system, user
 
 
 def recommended_movies(reply: str, candidates: list[str]) -> list[str]:

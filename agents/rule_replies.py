@@ -34,7 +34,7 @@ def preference_phrase(prefs: Preferences, movies: Mapping[str, Movie]) -> str:
     return t.PHRASE_JOINER.join(parts) if parts else "good movies"
 
 
-def fact_sentence(movie: Movie) -> str:
+def fact_sentence(movie: Movie, with_plot: bool = True) -> str:
     """Facts from the record: genres, year, director, cast, and the plot's first sentence."""
     genres = ", ".join(g.lower() for g in movie.genres[:3])
     article = "an" if genres[:1] in ("a", "e", "i", "o", "u") else "a"
@@ -46,7 +46,7 @@ def fact_sentence(movie: Movie) -> str:
     if movie.cast:
         text += t.FACT_CAST.format(cast=", ".join(movie.cast[:2]))
     text += "."
-    plot = first_sentence(movie.plot)
+    plot = first_sentence(movie.plot) if with_plot else ""
     return f"{text} {plot}" if plot else text
 
 

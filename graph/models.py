@@ -76,6 +76,9 @@ class LLMSettings:
     #: OpenAI-compatible base URL ending in /v1, e.g. "http://127.0.0.1:8000/v1". None starts (or
     #: reuses) the embedded llama.cpp server with SmolLM2-135M-Instruct.
     base_url: str | None = None
+    #: llama.cpp LoRA adapter GGUF applied by an embedded server of its own (the tuned Actor);
+    #: only with base_url None, since a served model's adapters are the server's business.
+    lora_path: str | None = None
     #: Bearer token; local servers accept anything, "EMPTY" is the vLLM convention.
     api_key: str = "EMPTY"
     #: Sampling temperature; 0 is greedy (deterministic roles), the Rewarder samples at 1.1.
@@ -102,6 +105,8 @@ class LLMSettings:
             raise ValueError(
                 f"LLMSettings.base_url must start with http:// or https://, got {self.base_url!r}"
             )
+        if self.lora_path is not None and self.base_url is not None:
+            raise ValueError("LLMSettings.lora_path needs the embedded server (base_url None)")
         if self.temperature < 0:
             raise ValueError(f"LLMSettings.temperature must be >= 0, got {self.temperature}")
         if self.max_tokens < 1:
@@ -190,7 +195,7 @@ def load_chat_model(settings: LLMSettings) -> BaseChatModel:
     if base_url is None:
         from graph.llm_server import ensure_embedded_server
 
-        base_url = ensure_embedded_server()
+        base_url = ensure_embedded_server(lora_path=settings.lora_path)
     # langchain-openai sends max_completion_tokens, which llama.cpp's server ignores (it would
     # generate up to the context size): max_tokens goes in the body too, vLLM accepts both.
     extra_body = {**settings.extra_body, "max_tokens": settings.max_tokens}

@@ -12,6 +12,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The committed supervised (warm-up) Planner checkpoint: the recommender's default policy.
 DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
 
+#: The committed LoRA adapter of the tuned Actor (llama.cpp GGUF) and its card.
+DEFAULT_ACTOR_ADAPTER_DIR = REPO_ROOT / "models" / "actor-lora"
+DEFAULT_ACTOR_ADAPTER = DEFAULT_ACTOR_ADAPTER_DIR / "actor-lora.gguf"
+#: The `RSO_ACTOR_ADAPTER` value naming the committed adapter.
+DEFAULT_ADAPTER_NAME = "default"
+
 
 def raw_data_dir() -> Path:
     """Return the raw datasets folder: ``$RSO_RAW_DATA``, else ``../shared/data``."""
@@ -34,3 +40,8 @@ def cache_dir() -> Path:
     path = Path(CACHE_DIR.get() or REPO_ROOT / ".cache").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def actor_adapter_path(value: str) -> Path:
+    """Resolve an Actor adapter setting: "default" is the committed adapter, else a file path."""
+    return DEFAULT_ACTOR_ADAPTER if value == DEFAULT_ADAPTER_NAME else Path(value).expanduser()

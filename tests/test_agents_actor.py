@@ -9,6 +9,7 @@ from agents.actor import (
     leaks_instructions,
     write_reply,
 )
+from agents.actor_format import strategy_examples
 from prompts.actor import FALLBACK_REPLY, STRATEGY_INSTRUCTIONS
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
@@ -31,7 +32,10 @@ def test_each_strategy_gets_its_instruction(monkeypatch, world, strategy) -> Non
     assert update["messages"][0].content == update["reply"]
     assert update["recommended"] == ["m2"]
     system = fake.prompts[0][0].content
-    assert f"<instruction>\n{STRATEGY_INSTRUCTIONS[strategy]}\n</instruction>" in system
+    assert f"\nThis time: {STRATEGY_INSTRUCTIONS[strategy]}\n" in system
+    assert "\n- " not in system  # no bullet list for a small model to copy
+    shots = strategy_examples(strategy)
+    assert len(shots) == 2 and all(f'"{shot}"' in system for shot in shots)
     others = [t for s, t in STRATEGY_INSTRUCTIONS.items() if s != strategy]
     assert not any(t in system for t in others)
     assert "The Conjuring (2013)\nThe Conjuring (2013) is a horror movie" in fake.prompt_text(0)

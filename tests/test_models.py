@@ -176,10 +176,26 @@ def test_extract_json_object_handles_braces_inside_strings() -> None:
 def test_load_chat_model_without_base_url_uses_the_embedded_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(graph.llm_server, "ensure_embedded_server", lambda: "http://127.0.0.1:1/v1")
+    monkeypatch.setattr(
+        graph.llm_server, "ensure_embedded_server", lambda lora_path: "http://127.0.0.1:1/v1"
+    )
     model = load_chat_model(LLMSettings(max_tokens=17))
     assert getattr(model, "openai_api_base", None) == "http://127.0.0.1:1/v1"
     assert getattr(model, "extra_body", None) == {"max_tokens": 17}
+
+
+def test_a_lora_adapter_gets_its_own_embedded_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    servers = {None: "http://127.0.0.1:1/v1", "a.gguf": "http://127.0.0.1:2/v1"}
+    monkeypatch.setattr(
+        graph.llm_server, "ensure_embedded_server", lambda lora_path: servers[lora_path]
+    )
+    model = load_chat_model(LLMSettings(lora_path="a.gguf"))
+    assert getattr(model, "openai_api_base", None) == "http://127.0.0.1:2/v1"
+
+
+def test_a_lora_adapter_needs_the_embedded_server() -> None:
+    with pytest.raises(ValueError, match="lora_path needs the embedded server"):
+        LLMSettings(lora_path="a.gguf", base_url="http://127.0.0.1:1/v1")
 
 
 # --- the wire, against a local stand-in server -----------------------------------------------

@@ -13,7 +13,8 @@ from cli.commands import check_choice, fail
 #: The "train" group. Other training stages attach their commands to this object
 #: (``@train_app.command("rl")``), so every Planner training step lives under ``rso train``.
 train_app = typer.Typer(
-    help="Train the Planner (sft, then rl) and the strategy tagger of the role metrics.",
+    help="Train the Planner (sft, then rl), the tuned Actor's LoRA adapter (actor) and the "
+    "strategy tagger of the role metrics (tagger).",
     no_args_is_help=True,
 )
 
