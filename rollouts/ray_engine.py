@@ -11,7 +11,9 @@ with the fewest in flight, keeping at most ``2 * concurrency`` in flight per act
 episode is already queued when one finishes). An actor that dies takes its in-flight attempts
 with it: the dispatcher plays them again (bounded), a fresh actor takes the dead one's place,
 and the batch goes on. An in-memory Planner (the RL loop's) reaches the actors through the object
-store once per call, not once per episode.
+store once per call, not once per episode: its config and weights, which each actor loads into
+the network it keeps (the trainer's feature cache stays on the driver, so a worker runs the whole
+network at every decision).
 
 Without ``ray_address`` a local Ray instance starts on first use, on loopback, and stops when the
 process exits; with one (``auto``, ``host:port``) the pool joins that cluster, whose nodes must
@@ -48,7 +50,8 @@ class EpisodeWorker:
     def __init__(self) -> None:
         import graph.episode  # noqa: F401 - compiles the graphs once, in this process
 
-        self._policies: dict[str, str] = {}
+        #: spec -> (the object-store id of the weights it holds, the network).
+        self._policies: dict[str, tuple[str, PlannerPolicy]] = {}
         self._policy_lock = threading.Lock()
 
     def pid(self) -> int:
@@ -79,15 +82,29 @@ class EpisodeWorker:
     def _load_policy(self, spec: str, ref: Any) -> None:
         import ray
 
+        from policy.network import PlannerPolicy
         from policy.planners import MEMORY_PREFIX, register_policy, unregister_policy
 
-        with self._policy_lock:  # the actor's threads all start on the same new policy
-            if self._policies.get(spec) == ref.hex():
+        with self._policy_lock:  # the actor's threads all start on the same new version
+            held = self._policies.get(spec)
+            if held is not None and held[0] == ref.hex():
                 return
-            policy = ray.get(ref)
+            config, weights = ray.get(ref)
+            network = held[1] if held is not None and held[1].config == config else None
+            if network is None:
+                network = PlannerPolicy(config)  # once per actor: later versions load in place
+            network.load_state_dict(weights)
+            network.eval()
             unregister_policy(spec)
-            register_policy(policy, spec.removeprefix(MEMORY_PREFIX))
-            self._policies[spec] = ref.hex()
+            register_policy(network, spec.removeprefix(MEMORY_PREFIX))
+            self._policies[spec] = (ref.hex(), network)
+
+
+def policy_weights(policy: PlannerPolicy | PolicyPlanner) -> tuple[Any, dict[str, Any]]:
+    """Return what a worker rebuilds a Planner from: its config and its weights, on the CPU."""
+    network = getattr(policy, "policy", policy)  # a PolicyPlanner wraps the network
+    state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
+    return network.config, state
 
 
 @dataclass
@@ -199,7 +216,7 @@ def play_on_ray(
 
     pool = pool_for(config)
     shared_context = ray.put(context)
-    shipped = (policy[0], [ray.put(policy[1])]) if policy is not None else None
+    shipped = (policy[0], [ray.put(policy_weights(policy[1]))]) if policy is not None else None
     in_flight: dict[Any, tuple[Job, int, Any]] = {}
     per_actor = [0] * len(pool.actors)
     window = 2 * config.concurrency
@@ -243,11 +260,12 @@ def play_on_ray(
         # resume plays them), and the actors are restarted so the next call starts clean.
         for ref in in_flight:
             ray.cancel(ref, force=True)
-        _drop_pool()
+        stop_pool()
         raise
 
 
-def _drop_pool() -> None:
+def stop_pool() -> None:
+    """Stop the pool's actors (freeing their CPUs); the next call starts a new pool."""
     global _pool
     import ray
 
