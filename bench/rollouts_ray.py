@@ -7,12 +7,13 @@
                                                             # the fleet of two, on 2 workers
 
 Fast mode (act seeker, rule experts, uniform Planner, INSPIRED train cases, at most 10 turns):
-the threaded runner at concurrency 1 and 4, then a local Ray instance with 1 and 2 workers
-(concurrency 1 each), every configuration on the same episodes after an untimed pass that warms
-the caches of the process (or the actors) that plays them. The per-episode overhead of the Ray
-engine is the time one worker takes beyond the threaded runner at concurrency 1, per episode:
-both play the same episodes one at a time in one process, so the difference is scheduling,
-transfer and writing. The capacity model of docs/scaling.md is checked against the rows.
+the threaded runner at concurrency 1 and 4 and a local Ray instance with 1 and 2 workers
+(concurrency 1 each), in interleaved rounds (medians reported), every configuration on the same
+episodes after untimed passes that warm the caches of the process (or the actors) playing them.
+The per-episode overhead of the Ray engine is the time one worker takes beyond the threaded
+runner at concurrency 1 in the same round, per episode: both play the same episodes one at a
+time in one process, so the difference is scheduling, transfer and writing. The capacity model
+of docs/scaling.md is checked against the rows.
 Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`.
 """
 
@@ -49,20 +50,24 @@ FAST: dict[str, Any] = {
 }
 
 
-def fast_rows(workdir: Path, episodes: int) -> list[Row]:
-    """Threaded runner at concurrency 1 and 4, then Ray with 2 and 1 workers, warm caches."""
-    measure("load", workdir, episodes=episodes, concurrency=1, **FAST)
-    rows = [
-        measure("fast", workdir, episodes=episodes, concurrency=1, **FAST),
-        measure("fast", workdir, episodes=episodes, concurrency=4, **FAST),
-    ]
+def fast_rows(workdir: Path, episodes: int, rounds: int) -> list[Row]:
+    """Rounds of: threaded runner at concurrency 1 and 4, Ray with 1 and 2 workers (warm)."""
     ray: dict[str, Any] = {**FAST, "engine": "ray", "concurrency": 1}
+    measure("load", workdir, episodes=episodes, concurrency=1, **FAST)
     # Starts Ray and the actors, and warms each actor's caches on the same episodes.
     measure("load", workdir, episodes=episodes, workers=2, **ray)
     measure("load", workdir, episodes=episodes, workers=2, **ray)
-    rows.append(_labelled(measure("fast", workdir, episodes=episodes, workers=2, **ray), 2))
-    # One worker: the first actor of the pool, already warm.
-    rows.append(_labelled(measure("fast", workdir, episodes=episodes, workers=1, **ray), 1))
+    rows = []
+    # Interleaved rounds: a shared machine's load drifts, and each round sees it alike.
+    for _ in range(rounds):
+        rows += [
+            measure("fast", workdir, episodes=episodes, concurrency=1, **FAST),
+            measure("fast", workdir, episodes=episodes, concurrency=4, **FAST),
+            _labelled(measure("fast", workdir, episodes=episodes, workers=2, **ray), 2),
+            # One worker: the first actor of the pool, already warm (the pool shrinks).
+            _labelled(measure("fast", workdir, episodes=episodes, workers=1, **ray), 1),
+        ]
+        measure("load", workdir, episodes=3, workers=2, **ray)  # back to two warm actors
     return rows
 
 
@@ -91,34 +96,45 @@ def _labelled(row: Row, workers: int, extra: str = "") -> Row:
     return Row(**{**row.__dict__, "engine": f"ray, {workers} worker(s){extra}"})
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def verdict(rows: list[Row]) -> str:
-    """Speed-up, overhead and the capacity model's predictions against the targets."""
-    threaded = {r.concurrency: r for r in rows if r.mode == "fast" and r.engine == "graph"}
-    ray = {int(r.engine.split()[1]): r for r in rows if r.mode == "fast" and "ray" in r.engine}
-    if not threaded or len(ray) < 2:
+    """Speed-up, overhead and the capacity model's predictions (medians over the rounds)."""
+    fast = [r for r in rows if r.mode == "fast"]
+    threaded = {c: [r for r in fast if r.engine == "graph" and r.concurrency == c] for c in (1, 4)}
+    ray = {w: [r for r in fast if r.engine.startswith(f"ray, {w} ")] for w in (1, 2)}
+    if not all(threaded.values()) or not all(ray.values()):
         return ""
-    best_threaded = max(r.episodes_per_s for r in threaded.values())
-    speedup = ray[2].episodes_per_s / best_threaded
-    # Same episodes, one at a time, in one process: the difference is the engine's overhead.
-    overhead_ms = 1000 * (ray[1].seconds - threaded[1].seconds) / ray[1].episodes
-    episode_s = threaded[1].seconds / threaded[1].episodes
+    rate = {key: _median([r.episodes_per_s for r in group]) for key, group in ray.items()}
+    best_threaded = max(_median([r.episodes_per_s for r in g]) for g in threaded.values())
+    speedup = rate[2] / best_threaded
+    # Same episodes, one at a time, in one process, in the same round: the difference is the
+    # engine's overhead per episode.
+    pairs = zip(threaded[1], ray[1], strict=True)
+    overhead_ms = _median([1000 * (r.seconds - t.seconds) / r.episodes for t, r in pairs])
+    episode_s = _median([t.seconds / t.episodes for t in threaded[1]])
     cores = os.cpu_count() or 1
+    overhead_met = "met" if overhead_ms <= TARGET_OVERHEAD_MS else "NOT met"
     lines = [
-        f"Ray, 2 workers: {ray[2].episodes_per_s:.1f} episodes/s = {speedup:.2f}x the best "
-        f"threaded runner ({best_threaded:.1f}; target >= {TARGET_SPEEDUP}x: "
-        f"{'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}).",
+        f"Medians of {len(ray[1])} interleaved rounds. Ray, 2 workers: {rate[2]:.1f} episodes/s "
+        f"= {speedup:.2f}x the best threaded runner ({best_threaded:.1f}; target >= "
+        f"{TARGET_SPEEDUP}x: {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}).",
         f"Per-episode overhead of the Ray engine (1 worker against the threaded runner at "
-        f"concurrency 1, same episodes): {overhead_ms:.1f} ms (target <= "
-        f"{TARGET_OVERHEAD_MS:.0f} ms: {'met' if overhead_ms <= TARGET_OVERHEAD_MS else 'NOT met'}).",
+        f"concurrency 1, same episodes, same round): {overhead_ms:.1f} ms (target <= "
+        f"{TARGET_OVERHEAD_MS:.0f} ms: {overhead_met}).",
         f"Capacity model (docs/scaling.md), CPU-bound: episodes/s = min(W, cores) / (t_ep + o), "
         f"t_ep = {1000 * episode_s:.1f} ms, o = {max(overhead_ms, 0.0):.1f} ms, {cores} cores:",
     ]
-    for workers, row in sorted(ray.items()):
+    for workers, measured in sorted(rate.items()):
         predicted = min(workers, cores) / (episode_s + max(overhead_ms, 0.0) / 1000)
-        error = (predicted - row.episodes_per_s) / row.episodes_per_s
+        error = (predicted - measured) / measured
         lines.append(
-            f"  {workers} worker(s): predicted {predicted:.1f}, measured "
-            f"{row.episodes_per_s:.1f} episodes/s ({100 * error:+.0f}%)."
+            f"  {workers} worker(s): predicted {predicted:.1f}, measured {measured:.1f} "
+            f"episodes/s ({100 * error:+.0f}%)."
         )
     return "\n".join(lines)
 
@@ -128,7 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--fast-episodes", type=int, default=400)
+    parser.add_argument("--fast-episodes", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds (median).")
     parser.add_argument("--base-urls", default=None, help="Two /v1 URLs: also the LLM mode.")
     parser.add_argument("--model", default=None, help="Served model name (LLM mode).")
     parser.add_argument("--llm-episodes", type=int, default=8)
@@ -137,7 +154,7 @@ def main() -> None:
 
     load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="rso-bench-ray-") as tmp:
-        rows = fast_rows(Path(tmp), args.fast_episodes)
+        rows = fast_rows(Path(tmp), args.fast_episodes, args.rounds)
         print(table(rows), flush=True)
         if args.base_urls:
             urls = [u.strip() for u in args.base_urls.split(",") if u.strip()]

@@ -102,7 +102,9 @@ class EpisodeWorker:
 
 def policy_weights(policy: PlannerPolicy | PolicyPlanner) -> tuple[Any, dict[str, Any]]:
     """Return what a worker rebuilds a Planner from: its config and its weights, on the CPU."""
-    network = getattr(policy, "policy", policy)  # a PolicyPlanner wraps the network
+    from policy.planners import PolicyPlanner
+
+    network = policy.policy if isinstance(policy, PolicyPlanner) else policy
     state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
     return network.config, state
 
@@ -214,6 +216,8 @@ def play_on_ray(
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
+    if not len(dispatcher):
+        return  # a finished run resumed: no need to start Ray
     pool = pool_for(config)
     shared_context = ray.put(context)
     shipped = (policy[0], [ray.put(policy_weights(policy[1]))]) if policy is not None else None

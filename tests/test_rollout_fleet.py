@@ -56,7 +56,10 @@ def test_new_episodes_go_to_the_server_with_fewest_in_flight() -> None:
 
 
 def test_base_url_lists_are_checked() -> None:
-    assert parse_base_urls(" http://a/v1/, http://b/v1,,http://a/v1") == ("http://a/v1", "http://b/v1")
+    assert parse_base_urls(" http://a/v1/, http://b/v1,,http://a/v1") == (
+        "http://a/v1",
+        "http://b/v1",
+    )
     with pytest.raises(ValueError, match="must start with http"):
         parse_base_urls("a:8000/v1")
 

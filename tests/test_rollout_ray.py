@@ -120,6 +120,34 @@ def test_a_dead_endpoint_among_two_on_ray(tmp_path: Path) -> None:
     assert servers["episodes"] == dict.fromkeys(sorted(episodes), live)
 
 
+def test_rl_rollouts_on_ray_carry_the_policy_version_and_match_the_local_engine(
+    tmp_path: Path,
+) -> None:
+    from rl.reinforce import train_rl
+    from rl.reinforce_config import RLConfig
+
+    runs = {}
+    for engine in ("graph", "ray"):
+        out = tmp_path / engine
+        config = RLConfig(
+            init=None, updates=2, episodes_per_update=4, max_turns=3, eval_cases=None,
+            concurrency=2, engine=engine, workers=2, out=out, progress=False,
+        )  # fmt: skip
+        train_rl(config)
+        runs[engine] = [
+            read_episodes(out / "rollouts" / f"update-{u:04d}" / "episodes.jsonl") for u in range(2)
+        ]
+    for update, (local, on_ray) in enumerate(zip(runs["graph"], runs["ray"], strict=True)):
+        assert {e.policy_version for e in local + on_ray} == {update}
+        local_by_id = {e.episode_id: e for e in local}
+        assert sorted(local_by_id) == sorted(e.episode_id for e in on_ray)
+        for episode in on_ray:
+            twin = local_by_id[episode.episode_id]
+            assert [t.strategy for t in episode.turns] == [t.strategy for t in twin.turns]
+            for turn, other in zip(episode.turns, twin.turns, strict=True):
+                assert turn.probs == pytest.approx(other.probs, abs=1e-5)
+
+
 def test_a_killed_driver_is_resumed_by_the_local_engine(
     tmp_path: Path, reference: dict[str, EpisodeRecord], local_ray: str
 ) -> None:
