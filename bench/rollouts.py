@@ -16,7 +16,9 @@ is warmed up first and not timed. With ``--baseline DIR`` the checkout in DIR ru
 ``bench/rollouts.py --skip-llm`` first, on the same machine at the same time, and the ratio of the
 best fast-mode rates is printed. LLM mode: LLM seeker, LLM experts and LLM Rewarder against the
 embedded SmolLM2-135M server (or --base-url), a few short episodes at concurrency 1, 4 and 8.
-Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`.
+Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`. The Ray
+engine against this threaded runner, in the same run, is `bench/rollouts_ray.py` (its own
+section of bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -64,11 +64,13 @@ def roll_out(
     planner: str | None = None,
     overrides: dict[str, Any] | None = None,
     shuffle: bool = False,
+    policy_version: int | None = None,
 ) -> list[EpisodeRecord]:
     """Run simulated episodes with `policy` (or the named `planner`); return them by episode id.
 
     A partly written directory from an interrupted run is replaced: the episodes are a pure
-    function of the seed, so running them again gives the same records.
+    function of the seed, so running them again gives the same records. `policy_version` (the
+    updates `policy` has taken) goes into every record; the engine is `config.engine`.
     """
     from rollouts.config import RolloutConfig
     from rollouts.runner import run_rollouts
@@ -87,9 +89,14 @@ def roll_out(
         max_turns=config.max_turns,
         end_on=config.end_on,
         shuffle_cases=shuffle,
+        engine="ray" if config.engine == "ray" else None,
+        workers=config.workers,
+        ray_address=config.ray_address,
         context={"planner_mode": mode, **(overrides or {})},
     )
-    summary = run_rollouts(rollout_config, policy=policy, progress=False)
+    summary = run_rollouts(
+        rollout_config, policy=policy, policy_version=policy_version, progress=False
+    )
     return in_id_order(summary.episodes)
 
 

@@ -131,7 +131,8 @@ class ReinforceTrainer:
         current = self.config.to_json()
         # Runs saved before the setting existed used the paper's per-step mean.
         saved = {"entropy_scale": "mean", **saved}
-        ignored = {"updates", "resume", "progress", "concurrency"}
+        ignored = {"updates", "resume", "progress", "concurrency", "engine", "workers"}
+        ignored.add("ray_address")
         diffs = [k for k in current if k not in ignored and saved.get(k) != current[k]]
         if diffs:
             raise ValueError(
@@ -195,6 +196,7 @@ class ReinforceTrainer:
                     config=config,
                     # A different draw of training cases at every update.
                     shuffle=True,
+                    policy_version=update,
                 )
                 source = f"rollouts of update {update}"
             t_rollouts = time.perf_counter() - t0

@@ -80,8 +80,16 @@ class RLConfig:
     #: what the summed-reward objective assumes) or "accept" (explicit acceptance or the seeker
     #: leaving); None = the seeker's default ("accept" for the act seeker). See docs/training.md.
     end_on: EndOn | None = "reward"
-    #: Episodes rolled out at once; the Planner's forward passes are batched across them.
+    #: Episodes rolled out at once; the Planner's forward passes are batched across them. With
+    #: the Ray engine, per worker.
     concurrency: int = 8
+    #: Where the rollouts run: "graph" (threads of this process) or "ray" (a pool of `workers`
+    #: Ray actors that receive the Planner's weights once per update); may change on resume.
+    engine: str = "graph"
+    #: Ray actors playing the rollouts (engine "ray").
+    workers: int = 2
+    #: Ray cluster to join ("auto" or "host:port"); None = a local Ray instance.
+    ray_address: str | None = None
     #: Cached feature entries kept (per text; "top" entries are large, hence the cap).
     cache_size: int = 50_000
     resume: bool = False
@@ -108,6 +116,8 @@ class RLConfig:
             (self.top_layers >= 1, f"top_layers must be >= 1, got {self.top_layers}"),
             (self.steps_per_update >= 1, "steps_per_update must be >= 1"),
             (self.eval_every >= 0, "eval_every must be >= 0"),
+            (self.engine in ("graph", "ray"), f"engine must be graph or ray, got {self.engine!r}"),
+            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
             (
                 self.end_on in (None, *END_ON),
                 f"end_on must be one of {', '.join(END_ON)} or None, got {self.end_on!r}",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from graph.context import Context
 from graph.episode_context import EngineName, RolloutContext
@@ -17,6 +17,12 @@ from rso.modes import EndOn, ExpertsMode, SeekerMode
 
 #: Context fields never written to a manifest.
 _SECRET_FIELDS: Final = frozenset({"api_key"})
+
+#: Where a batch's episodes run: the threads of this process ("graph"; "direct" is an old name of
+#: it) or a pool of Ray actors ("ray", `rollouts.ray_engine`). Every engine plays the same
+#: episodes through the same compiled graphs, and none is a setting of their results.
+RunnerEngine = EngineName | Literal["ray"]
+RUNNER_ENGINES: Final[tuple[str, ...]] = (*get_args(EngineName), "ray")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +42,7 @@ class RolloutConfig:
     planner: str = "sft"
     #: Episodes to play; None = one per usable case; more than the cases cycles through them.
     episodes: int | None = None
-    #: Episodes in flight at once (threads; LLM calls are I/O bound).
+    #: Episodes in flight at once (threads; LLM calls are I/O bound); per worker with Ray.
     concurrency: int = 4
     #: Run seed: per-episode seeds derive from it (with the case and episode index).
     seed: int = 0
@@ -56,8 +62,16 @@ class RolloutConfig:
     rewarder_samples: int = 10
     #: One request with ``n`` samples for the Rewarder (else one request per sample).
     rewarder_n: bool = True
-    #: Accepted for compatibility: every engine runs the compiled graphs (see `EngineName`).
-    engine: EngineName | None = None
+    #: Where episodes run (`RunnerEngine`): None or "graph" = threads of this process; "ray" = a
+    #: pool of `workers` Ray actors. Not a setting of the results: a resume may change it.
+    engine: RunnerEngine | None = None
+    #: Ray actors playing episodes (engine "ray"), each running up to `concurrency` at once.
+    workers: int = 2
+    #: Ray cluster to join ("auto" or "host:port"); None = a local Ray instance for this run.
+    ray_address: str | None = None
+    #: A fleet of OpenAI-compatible servers (`rollouts.fleet`): each episode is pinned to one,
+    #: overriding ``base_url``; empty = ``RSO_BASE_URLS``, or the run's single ``base_url``.
+    base_urls: tuple[str, ...] = ()
     #: Shuffle the case order with the seed (e.g. a different RL batch per seed).
     shuffle_cases: bool = False
     #: Other `Context` settings (model, base_url, temperatures, ablations...).
@@ -69,6 +83,11 @@ class RolloutConfig:
             raise ValueError(f"episodes must be >= 1 (or None for all cases), got {self.episodes}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.engine is not None and self.engine not in RUNNER_ENGINES:
+            allowed = ", ".join(RUNNER_ENGINES)
+            raise ValueError(f"engine must be one of {allowed}, got {self.engine!r}")
         reserved = {"experts", "seed"} & set(self.context)
         if reserved:
             raise ValueError(
@@ -81,11 +100,17 @@ class RolloutConfig:
         return self.seeker == "act" and self.experts == "rule"
 
     @property
-    def resolved_engine(self) -> EngineName:
-        """The engine this run uses."""
-        if self.engine is not None:
-            return self.engine
-        return "direct" if self.fast else "graph"
+    def on_ray(self) -> bool:
+        """True when the episodes run in a pool of Ray actors."""
+        return self.engine == "ray"
+
+    @property
+    def fleet_urls(self) -> tuple[str, ...]:
+        """The fleet of LLM servers: `base_urls`, else ``RSO_BASE_URLS`` (empty: no fleet)."""
+        from rollouts.fleet import parse_base_urls
+        from rso.env import BASE_URLS
+
+        return parse_base_urls(self.base_urls or BASE_URLS.get())
 
     def recommender_context(self, planner: str | None = None) -> Context:
         """Return the recommender's `Context`: defaults, ``RSO_*`` variables, this config."""
@@ -107,7 +132,6 @@ class RolloutConfig:
             rewarder_samples=self.rewarder_samples,
             rewarder_n=self.rewarder_n,
             cases=self.cases,
-            engine=self.resolved_engine,
         )
 
     def settings(self, *, in_memory_policy: bool = False) -> dict[str, Any]:

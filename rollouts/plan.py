@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from graph.episode_context import RolloutContext
 from graph.episode_nodes import goal_of
 from rso.data.cases import episode_seed, has_goal
 from rso.data.records import EvalCase
-from rso.runs.records import EpisodeRecord, episode_id
+from rso.runs.records import EpisodeRecord, EpisodeStatus, episode_id
 
 
 @dataclass(frozen=True)
@@ -43,21 +44,50 @@ def plan_episodes(
     return [EpisodePlan(usable[i % len(usable)], i // len(usable)) for i in range(total)], excluded
 
 
+def on_server(context: RolloutContext, base_url: str | None) -> RolloutContext:
+    """Return `context` with every LLM role that has no URL of its own sent to `base_url`."""
+    if base_url is None:
+        return context
+    return dataclasses.replace(context, recommender=context.recommender.replace(base_url=base_url))
+
+
 def run_episode(
-    plan: EpisodePlan, context: RolloutContext, run_seed: int, digest: str = ""
+    plan: EpisodePlan,
+    context: RolloutContext,
+    run_seed: int,
+    digest: str = "",
+    *,
+    server: str | None = None,
+    policy_version: int | None = None,
 ) -> EpisodeRecord:
-    """Play one episode through the rollout graph; an exception yields a failed record."""
-    case = plan.case
-    seed = episode_seed(run_seed, case.case_id, plan.index)
-    graph_input = {"case_id": case.case_id, "episode_index": plan.index, "seed": seed}
+    """Play one episode through the rollout graph; an exception yields a failed record.
+
+    `server` pins the episode's LLM calls to one server of a fleet; `policy_version` is
+    recorded as is (the version of the Planner under training that `context` names).
+    """
+    seed = episode_seed(run_seed, plan.case.case_id, plan.index)
+    graph_input = {"case_id": plan.case.case_id, "episode_index": plan.index, "seed": seed}
     values: dict[str, Any] = {}
-    status: str = "ok"
     error: str | None = None
     try:
-        for step in stream_episode(graph_input, context):
+        for step in stream_episode(graph_input, on_server(context, server)):
             values = step  # kept after each step: a failure still logs the turns played
     except Exception as exc:  # one episode's failure must not stop the batch
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}"
+    return episode_record(plan, run_seed, digest, values, error, policy_version)
+
+
+def episode_record(
+    plan: EpisodePlan,
+    run_seed: int,
+    digest: str,
+    values: dict[str, Any],
+    error: str | None = None,
+    policy_version: int | None = None,
+) -> EpisodeRecord:
+    """Return an episode's record from its final graph values; failed when `error` is set."""
+    case = plan.case
+    status: EpisodeStatus = "ok" if error is None else "failed"
     turns = list(values.get("turns", []))
     return EpisodeRecord(
         episode_id=plan.episode_id(run_seed),
@@ -65,11 +95,12 @@ def run_episode(
         persona_id=case.user_id,
         goal=goal_of(case).label,
         settings_digest=digest,
-        seed=seed,
+        seed=episode_seed(run_seed, case.case_id, plan.index),
         turns=turns,
         success=bool(values.get("success", False)) and status == "ok",
         strict_success=bool(values.get("strict_success", False)) and status == "ok",
         n_turns=len(turns),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         error=error,
+        policy_version=policy_version,
     )

@@ -31,14 +31,18 @@ import concurrent.futures as futures
 import queue
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graph.episode_context import RolloutContext
 from policy.planners import registered_policy
 from rollouts.config import RolloutConfig
+from rollouts.dispatch import Dispatcher, Job
+from rollouts.fleet import ServerFleet
 from rollouts.manifest import build_manifest, check_run_directory, now, write_manifest
-from rollouts.plan import EpisodePlan, plan_episodes, run_episode
+from rollouts.plan import plan_episodes, run_episode
 from rollouts.summary import RolloutSummary
 from rso.data.records import EvalCase
 from rso.runs.directory import EPISODES_FILE, FAILED_FILE, MANIFEST_FILE
@@ -54,24 +58,38 @@ def run_rollouts(
     config: RolloutConfig,
     *,
     policy: PlannerPolicy | PolicyPlanner | None = None,
+    policy_version: int | None = None,
     progress: bool = True,
 ) -> RolloutSummary:
     """Play a batch of episodes into ``config.out``; return what this call did.
 
     `policy` rolls out an in-memory Planner (the RL loop's current policy) instead of
-    ``config.planner``; its forward passes are batched across the concurrent episodes.
+    ``config.planner``; its forward passes are batched across the concurrent episodes, and
+    every record carries `policy_version` (the RL loop's update count). With the Ray engine the
+    policy's weights go to the workers once per call, through the object store.
     """
     from rso.data.eval_cases import load_eval_cases
 
+    cases = load_eval_cases(config.cases)
     if policy is not None:
         with registered_policy(policy) as spec:
-            return _run(config, load_eval_cases(config.cases), spec, progress)
-    return _run(config, load_eval_cases(config.cases), None, progress)
+            return _run(config, cases, _Memory(spec, policy, policy_version), progress)
+    return _run(config, cases, None, progress)
+
+
+@dataclass(frozen=True)
+class _Memory:
+    """An in-memory Planner a run plays: its registered name, itself, and its version."""
+
+    spec: str
+    policy: PlannerPolicy | PolicyPlanner
+    version: int | None
 
 
 def _run(
-    config: RolloutConfig, cases: list[EvalCase], memory_spec: str | None, progress: bool
+    config: RolloutConfig, cases: list[EvalCase], memory: _Memory | None, progress: bool
 ) -> RolloutSummary:
+    memory_spec = memory.spec if memory is not None else None
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     episodes_path, manifest_path = out / EPISODES_FILE, out / MANIFEST_FILE
@@ -85,12 +103,14 @@ def _run(
         config, settings, digest, context, previous, started, len(plans), excluded
     )
     write_manifest(manifest_path, manifest)
+    urls = config.fleet_urls
+    fleet = ServerFleet(urls, (previous or {}).get("servers")) if urls else None
 
     summary = RolloutSummary(
         out_dir=out,
         episodes_path=episodes_path,
         manifest_path=manifest_path,
-        engine=context.engine,
+        engine=manifest["engine"],
         planned=len(plans),
         already_done=0,
         excluded_cases=excluded,
@@ -103,12 +123,17 @@ def _run(
             summary.retried = len(writer.set_aside_failed(ids, out / FAILED_FILE))
         todo = [p for p in plans if p.episode_id(config.seed) not in writer.finished]
         summary.already_done = len(plans) - len(todo)
+        version = memory.version if memory is not None else None
+        dispatcher = Dispatcher(todo, config.seed, digest, fleet, version)
         try:
-            _play(config, context, todo, digest, writer, summary, progress)
+            _play(config, context, memory, dispatcher, writer, summary, progress)
             status = "finished"
         finally:
             summary.elapsed_s = time.perf_counter() - clock
+            summary.replayed = dispatcher.replayed
             manifest.update(status=status, finished_at=now(), last_call=summary.as_dict())
+            if fleet is not None:
+                manifest["servers"] = fleet.report()
             write_manifest(manifest_path, manifest)
     return summary
 
@@ -116,22 +141,24 @@ def _run(
 def _play(
     config: RolloutConfig,
     context: RolloutContext,
-    todo: list[EpisodePlan],
-    digest: str,
+    memory: _Memory | None,
+    dispatcher: Dispatcher,
     writer: RolloutWriter,
     summary: RolloutSummary,
     progress: bool,
 ) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), unit="ep", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(dispatcher), unit="ep", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
     successes = 0
 
     background = _BackgroundWriter(writer)
 
-    def finish(record: EpisodeRecord) -> None:
+    def finish(record: EpisodeRecord | None) -> None:
         nonlocal successes
+        if record is None:  # played again: the attempt was not the episode's last
+            return
         background.put(record)
         summary.episodes.append(record)
         successes += record.success
@@ -145,27 +172,53 @@ def _play(
         )
 
     try:
-        if config.concurrency == 1 or len(todo) <= 1:
-            for plan in todo:
-                finish(run_episode(plan, context, config.seed, digest))
-            return
-        pool = futures.ThreadPoolExecutor(config.concurrency, thread_name_prefix="rollout")
-        try:
-            # A bounded window of submitted episodes keeps memory flat on long runs.
-            pending: set[futures.Future[EpisodeRecord]] = set()
-            for plan in todo:
-                pending.add(pool.submit(run_episode, plan, context, config.seed, digest))
-                if len(pending) >= 2 * config.concurrency:
-                    done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
-                    for future in done:
-                        finish(future.result())
-            for future in futures.as_completed(pending):
-                finish(future.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if config.on_ray:
+            from rollouts.ray_engine import play_on_ray
+
+            policy = (memory.spec, memory.policy) if memory is not None else None
+            play_on_ray(config, context, dispatcher, finish, policy)
+        else:
+            _play_in_threads(config, context, dispatcher, finish)
     finally:
         bar.close()
         background.close()
+
+
+def _play_in_threads(
+    config: RolloutConfig,
+    context: RolloutContext,
+    dispatcher: Dispatcher,
+    finish: Callable[[EpisodeRecord | None], None],
+) -> None:
+    def attempt(job: Job) -> EpisodeRecord:
+        return run_episode(
+            job.plan,
+            context,
+            config.seed,
+            dispatcher.digest,
+            server=job.server,
+            policy_version=dispatcher.policy_version,
+        )
+
+    if config.concurrency == 1 or len(dispatcher) <= 1:
+        while (job := dispatcher.next_job()) is not None:
+            finish(dispatcher.settle(job, attempt(job)))
+        return
+    pool = futures.ThreadPoolExecutor(config.concurrency, thread_name_prefix="rollout")
+    try:
+        # A bounded window of submitted episodes keeps memory flat on long runs.
+        pending: dict[futures.Future[EpisodeRecord], Job] = {}
+        while pending or len(dispatcher):
+            while len(pending) < 2 * config.concurrency:
+                job = dispatcher.next_job()
+                if job is None:
+                    break
+                pending[pool.submit(attempt, job)] = job
+            done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                finish(dispatcher.settle(pending.pop(future), future.result()))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _BackgroundWriter:

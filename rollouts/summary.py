@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.episode_context import EngineName
 from rso.runs.records import EpisodeRecord
 
 
@@ -17,7 +16,8 @@ class RolloutSummary:
     out_dir: Path
     episodes_path: Path
     manifest_path: Path
-    engine: EngineName
+    #: Where the episodes ran: "graph" (threads of this process) or "ray".
+    engine: str
     #: Episodes the run asks for, in all.
     planned: int
     #: Of those, finished before this call (resume).
@@ -28,6 +28,8 @@ class RolloutSummary:
     episodes: list[EpisodeRecord] = field(default_factory=list)
     #: Episodes that had failed before this call and were played again by it.
     retried: int = 0
+    #: Attempts played again because their worker died or their LLM server stopped answering.
+    replayed: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -73,6 +75,7 @@ class RolloutSummary:
             "planned": self.planned,
             "already_done": self.already_done,
             "retried": self.retried,
+            "replayed": self.replayed,
             "ran": self.ran,
             "failed": self.failed,
             "turns": self.turns,

@@ -70,6 +70,12 @@ PLANNER_BACKBONE: Final = Variable(
     "all-MiniLM-L6-v2",
     "Encoder of a new Planner: a local directory or an already cached hub id.",
 )
+BASE_URLS: Final = Variable(
+    "RSO_BASE_URLS",
+    "",
+    "Comma-separated fleet of OpenAI-compatible /v1 servers for `rso rollout` (each episode "
+    "pinned to one); empty = the single base URL.",
+)
 WEB_RUNS: Final = Variable(
     "RSO_WEB_RUNS", "runs/", "Runs root the web page lists (read-only), as the server starts."
 )
@@ -86,6 +92,7 @@ PROCESS_VARIABLES: Final[tuple[Variable, ...]] = (
     FAISS_THREADS,
     EMBEDDED_GGUF,
     PLANNER_BACKBONE,
+    BASE_URLS,
     WEB_RUNS,
 )
 

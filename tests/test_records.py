@@ -113,3 +113,17 @@ def test_older_schema_versions_are_migrated(tmp_path, monkeypatch) -> None:
     path.write_text(json.dumps(old) + "\n")
     [back] = read_episodes(path)
     assert back.schema_version == 2 and back.episode_id == episode(0).episode_id
+
+
+def test_version_2_records_read_without_a_policy_version(tmp_path) -> None:
+    path = tmp_path / "v2.jsonl"
+    old = json.loads(episode(0).model_dump_json())
+    old.pop("policy_version")
+    old["schema_version"] = 2
+    path.write_text(json.dumps(old) + "\n")
+    [back] = read_episodes(path)
+    assert back.schema_version == records.SCHEMA_VERSION == 3
+    assert back.policy_version is None and back.episode_id == episode(0).episode_id
+    tagged = episode(1).model_copy(update={"policy_version": 4})
+    path.write_text(tagged.model_dump_json() + "\n")
+    assert read_episodes(path)[0].policy_version == 4

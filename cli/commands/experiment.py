@@ -77,6 +77,17 @@ def rl(
     max_turns: Annotated[int, typer.Option(min=1)] = 10,
     end_on: Annotated[str, typer.Option(help=END_ON_HELP)] = "reward",
     concurrency: Annotated[int, typer.Option(min=1)] = 8,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where each update's rollouts run: graph (threads of this process) or ray (a "
+            "pool of --workers Ray actors; the new weights reach them once per update)."
+        ),
+    ] = "graph",
+    workers: Annotated[int, typer.Option(min=1, help="Ray actors (--engine ray).")] = 2,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join: auto or HOST:PORT (default: local).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-update lines.")] = False,
 ) -> None:
@@ -93,6 +104,7 @@ def rl(
     check_choice("seeker", seeker, ("act", "llm"))
     check_choice("experts", experts, ("rule", "llm"))
     check_choice("end-on", end_on, END_ON_CHOICES)
+    check_choice("engine", engine, ("graph", "ray"))
     config = RLConfig(
         cases=cases,  # type: ignore[arg-type]
         updates=updates,
@@ -118,6 +130,9 @@ def rl(
         max_turns=max_turns,
         end_on=None if end_on == "default" else end_on,  # type: ignore[arg-type]
         concurrency=concurrency,
+        engine=engine,
+        workers=workers,
+        ray_address=ray_address,
         resume=resume,
         progress=not quiet and not as_json,
     )

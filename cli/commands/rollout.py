@@ -13,6 +13,7 @@ from cli.commands import (
     EXIT_NOTHING_FINISHED,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    check_choice,
 )
 
 if TYPE_CHECKING:
@@ -82,8 +83,27 @@ def rollout(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="Accepted for compatibility and ignored: every episode runs through the "
-            "compiled LangGraph graphs (graph; direct is read as graph)."
+            help="Where episodes run: graph (threads of this process, the default; direct is "
+            "read as graph) or ray (a pool of --workers Ray actors, each running --concurrency "
+            "episodes). Either way every episode runs through the compiled LangGraph graphs."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Ray actors playing episodes (--engine ray).")
+    ] = 2,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join with --engine ray: auto or HOST:PORT (default: a local "
+            "Ray instance that starts and stops with the command)."
+        ),
+    ] = None,
+    base_urls: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated OpenAI-compatible /v1 URLs of a fleet of servers: each "
+            "episode sticks to one, new ones go to the least busy, a dead one is dropped and its "
+            "episodes retried on the others (default: RSO_BASE_URLS)."
         ),
     ] = None,
     shuffle_cases: Annotated[
@@ -102,9 +122,17 @@ def rollout(
     """Play simulated episodes (recommender -> seeker -> Rewarder) and log them to --out."""
     from graph.context import ContextError
     from policy.planners import PlannerSpecError
-    from rollouts.config import RolloutConfig
+    from rollouts.config import RUNNER_ENGINES, RolloutConfig
+    from rollouts.fleet import parse_base_urls
     from rollouts.runner import run_rollouts
     from rso.runs.directory import RunDirectoryError
+
+    if engine is not None:
+        check_choice("engine", engine, RUNNER_ENGINES)
+    try:
+        fleet = parse_base_urls(base_urls)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--base-urls") from None
 
     if engine == "direct":
         typer.echo(
@@ -133,7 +161,10 @@ def rollout(
             max_turns=max_turns,
             end_on=end_on,  # type: ignore[arg-type]  # validated by RolloutContext
             rewarder_samples=rewarder_samples,
-            engine=engine,  # type: ignore[arg-type]
+            engine=engine,  # type: ignore[arg-type]  # checked above
+            workers=workers,
+            ray_address=ray_address,
+            base_urls=fleet,
             shuffle_cases=shuffle_cases,
             context=overrides,
         )

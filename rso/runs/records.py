@@ -31,7 +31,7 @@ from rso.dialogue import OPENING, RECOMMENDER, SEEKER
 from rso.strategies import STRATEGIES, Strategy
 
 #: Version written by this code; bump it (and register a migration) whenever the schema changes.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 EpisodeStatus = Literal["ok", "failed"]
 
@@ -42,8 +42,14 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "schema_version": 2}
 
 
+def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    # Version 3 may name the version of an in-memory Planner under training that played the
+    # episode; earlier records were played by a named Planner, or did not say (None).
+    return {**raw, "schema_version": 3}
+
+
 #: ``MIGRATIONS[v]`` upgrades a raw version-``v`` episode dict to version ``v + 1``.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class _Record(BaseModel):
@@ -120,6 +126,9 @@ class EpisodeRecord(_Record):
     status: EpisodeStatus = "ok"
     #: Why the episode failed (status "failed"), else None.
     error: str | None = None
+    #: Version (update count) of the Planner under training that played it; None for a named
+    #: Planner (sft, uniform, a checkpoint) and in records before schema version 3.
+    policy_version: int | None = None
 
     def dialogue(self, before_turn: int | None = None) -> list[tuple[str, str]]:
         """Return the (speaker, text) turns, from the opening to just before `before_turn`."""

@@ -1,0 +1,179 @@
+"""Benchmark of the Ray engine against the threaded runner, in the same run.
+
+    .venv/bin/python bench/rollouts_ray.py                  # fast mode, prints a table
+    .venv/bin/python bench/rollouts_ray.py --write-results  # also update bench/RESULTS.md
+    .venv/bin/python bench/rollouts_ray.py --base-urls URL1,URL2 --model NAME
+                                                            # also the LLM mode, one server and
+                                                            # the fleet of two, on 2 workers
+
+Fast mode (act seeker, rule experts, uniform Planner, INSPIRED train cases, at most 10 turns):
+the threaded runner at concurrency 1 and 4 and a local Ray instance with 1 and 2 workers
+(concurrency 1 each), in interleaved rounds (medians reported), every configuration on the same
+episodes after untimed passes that warm the caches of the process (or the actors) playing them.
+The per-episode overhead of the Ray engine is the time one worker takes beyond the threaded
+runner at concurrency 1 in the same round, per episode: both play the same episodes one at a
+time in one process, so the difference is scheduling, transfer and writing. The capacity model
+of docs/scaling.md is checked against the rows.
+Every run goes through `rollouts.runner.run_rollouts`, the code path of `rso rollout`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.results import write_section  # noqa: E402
+from bench.rollouts import Row, measure, table  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+SECTION = "Rollouts on Ray"
+#: Targets: 2 workers against the threaded runner, and the engine's overhead per episode.
+TARGET_SPEEDUP = 1.6
+TARGET_OVERHEAD_MS = 20.0
+
+FAST: dict[str, Any] = {
+    "cases": "inspired-train",
+    "seeker": "act",
+    "experts": "rule",
+    "planner": "uniform",
+}
+
+
+def fast_rows(workdir: Path, episodes: int, rounds: int) -> list[Row]:
+    """Rounds of: threaded runner at concurrency 1 and 4, Ray with 1 and 2 workers (warm)."""
+    ray: dict[str, Any] = {**FAST, "engine": "ray", "concurrency": 1}
+    measure("load", workdir, episodes=episodes, concurrency=1, **FAST)
+    # Starts Ray and the actors, and warms each actor's caches on the same episodes.
+    measure("load", workdir, episodes=episodes, workers=2, **ray)
+    measure("load", workdir, episodes=episodes, workers=2, **ray)
+    rows = []
+    # Interleaved rounds: a shared machine's load drifts, and each round sees it alike.
+    for _ in range(rounds):
+        rows += [
+            measure("fast", workdir, episodes=episodes, concurrency=1, **FAST),
+            measure("fast", workdir, episodes=episodes, concurrency=4, **FAST),
+            _labelled(measure("fast", workdir, episodes=episodes, workers=2, **ray), 2),
+            # One worker: the first actor of the pool, already warm (the pool shrinks).
+            _labelled(measure("fast", workdir, episodes=episodes, workers=1, **ray), 1),
+        ]
+        measure("load", workdir, episodes=3, workers=2, **ray)  # back to two warm actors
+    return rows
+
+
+def llm_rows(workdir: Path, urls: list[str], model: str | None, episodes: int) -> list[Row]:
+    """LLM mode on 2 Ray workers (concurrency 2 each) against one server, then the fleet."""
+    llm: dict[str, Any] = {
+        "cases": "inspired-test",
+        "seeker": "llm",
+        "experts": "llm",
+        "engine": "ray",
+        "workers": 2,
+        "concurrency": 2,
+        "max_turns": 2,
+        "rewarder_samples": 2,
+        "context": {"model": model} if model else {},
+    }
+    measure("load", workdir, episodes=4, base_urls=(urls[0],), **llm)
+    rows = []
+    for fleet in (urls[:1], urls):
+        row = measure("llm", workdir, episodes=episodes, base_urls=tuple(fleet), **llm)
+        rows.append(_labelled(row, 2, f", {len(fleet)} server(s)"))
+    return rows
+
+
+def _labelled(row: Row, workers: int, extra: str = "") -> Row:
+    return Row(**{**row.__dict__, "engine": f"ray, {workers} worker(s){extra}"})
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def verdict(rows: list[Row]) -> str:
+    """Speed-up, overhead and the capacity model's predictions (medians over the rounds)."""
+    fast = [r for r in rows if r.mode == "fast"]
+    threaded = {c: [r for r in fast if r.engine == "graph" and r.concurrency == c] for c in (1, 4)}
+    ray = {w: [r for r in fast if r.engine.startswith(f"ray, {w} ")] for w in (1, 2)}
+    if not all(threaded.values()) or not all(ray.values()):
+        return ""
+    rate = {key: _median([r.episodes_per_s for r in group]) for key, group in ray.items()}
+    best_threaded = max(_median([r.episodes_per_s for r in g]) for g in threaded.values())
+    speedup = rate[2] / best_threaded
+    # Same episodes, one at a time, in one process, in the same round: the difference is the
+    # engine's overhead per episode.
+    pairs = zip(threaded[1], ray[1], strict=True)
+    overhead_ms = _median([1000 * (r.seconds - t.seconds) / r.episodes for t, r in pairs])
+    episode_s = _median([t.seconds / t.episodes for t in threaded[1]])
+    cores = os.cpu_count() or 1
+    overhead_met = "met" if overhead_ms <= TARGET_OVERHEAD_MS else "NOT met"
+    lines = [
+        f"Medians of {len(ray[1])} interleaved rounds. Ray, 2 workers: {rate[2]:.1f} episodes/s "
+        f"= {speedup:.2f}x the best threaded runner ({best_threaded:.1f}; target >= "
+        f"{TARGET_SPEEDUP}x: {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}).",
+        f"Per-episode overhead of the Ray engine (1 worker against the threaded runner at "
+        f"concurrency 1, same episodes, same round): {overhead_ms:.1f} ms (target <= "
+        f"{TARGET_OVERHEAD_MS:.0f} ms: {overhead_met}).",
+        f"Capacity model (docs/scaling.md), CPU-bound: episodes/s = min(W, cores) / (t_ep + o), "
+        f"t_ep = {1000 * episode_s:.1f} ms, o = {max(overhead_ms, 0.0):.1f} ms, {cores} cores:",
+    ]
+    for workers, measured in sorted(rate.items()):
+        predicted = min(workers, cores) / (episode_s + max(overhead_ms, 0.0) / 1000)
+        error = (predicted - measured) / measured
+        lines.append(
+            f"  {workers} worker(s): predicted {predicted:.1f}, measured {measured:.1f} "
+            f"episodes/s ({100 * error:+.0f}%)."
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and print (and optionally record) the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--fast-episodes", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds (median).")
+    parser.add_argument("--base-urls", default=None, help="Two /v1 URLs: also the LLM mode.")
+    parser.add_argument("--model", default=None, help="Served model name (LLM mode).")
+    parser.add_argument("--llm-episodes", type=int, default=8)
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+
+    load_at_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="rso-bench-ray-") as tmp:
+        rows = fast_rows(Path(tmp), args.fast_episodes, args.rounds)
+        print(table(rows), flush=True)
+        if args.base_urls:
+            urls = [u.strip() for u in args.base_urls.split(",") if u.strip()]
+            rows += llm_rows(Path(tmp), urls, args.model, args.llm_episodes)
+    rendered = table(rows)
+    summary = verdict(rows)
+    print(rendered)
+    print(summary)
+    if args.write_results:
+        command = "python bench/rollouts_ray.py " + " ".join(sys.argv[1:])
+        write_section(
+            SECTION,
+            f"Command: `{command.strip()}` on {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"load average {load_at_start:.1f} at start (a shared machine). Fast mode = "
+            f"act-level seeker + rule experts + uniform Planner, INSPIRED train cases, at most "
+            f"10 turns, warm caches; Ray = a local instance, concurrency 1 per worker.\n\n"
+            f"{rendered}\n\n{summary}\n",
+        )
+
+
+if __name__ == "__main__":
+    main()
