@@ -65,9 +65,17 @@ def build_rollout_graph(recommender: RecommenderGraph | None = None) -> RolloutG
     return builder.compile(name="rollout")
 
 
+#: Steps of one recommender turn: start, Preference Reasoner, Fact Retriever, Planner, Actor.
+TURN_STEPS = 5
+
+
 def episode_steps(context: RolloutContext) -> int:
-    """Graph steps one episode may take: the start, then three nodes per turn."""
-    return 1 + 3 * context.max_turns + 1
+    """Graph steps one episode may take: the start, then three nodes per turn.
+
+    The recommender's subgraph inherits the episode's recursion limit, so the limit is never
+    below the steps of one recommender turn (a one-turn episode takes fewer steps than that).
+    """
+    return max(1 + 3 * context.max_turns + 1, TURN_STEPS + 1)
 
 
 #: The compiled episode graph, as served by ``langgraph dev`` ("rollout" in langgraph.json).

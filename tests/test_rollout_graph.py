@@ -101,6 +101,14 @@ def test_an_episode_runs_from_a_case_id_alone() -> None:
     assert steps[-1]["turns"] == out["turns"]  # the same episode, step by step
 
 
+def test_a_one_turn_episode_fits_the_recursion_limit() -> None:
+    # The recommender's subgraph inherits the episode's limit: one turn of the episode (4 steps)
+    # must still leave room for the recommender's 5.
+    context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=1)
+    steps = list(stream_episode({"case_id": first_case_id()}, context))
+    assert len(steps[-1]["turns"]) == 1 and steps[-1]["done"]
+
+
 def test_the_retired_direct_engine_is_accepted_and_runs_the_graph() -> None:
     assert RolloutContext(engine="direct").engine == "graph"
     assert RolloutContext(engine="graph").engine == "graph"
