@@ -16,7 +16,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[embedded,server,dev,distributed]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[embedded,server,dev,distributed,tune]"
 	touch $(STAMP)
 
 install: $(STAMP)
