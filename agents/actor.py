@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -27,6 +27,8 @@ from rso.strategies import Strategy
 
 #: A reply sharing this many consecutive words with an instruction or rule repeats it verbatim.
 LEAK_NGRAM = 6
+#: A whole rule sentence at least this long (and shorter than LEAK_NGRAM) is protected too.
+MIN_LEAK_WORDS = 4
 
 # A speaker name starts a new turn: the reply ends there (the model began writing the dialogue on).
 _ROLE_NAME = re.compile(
@@ -63,15 +65,29 @@ def protected_ngrams() -> frozenset[tuple[str, ...]]:
     grams: set[tuple[str, ...]] = set()
     for text in texts:
         grams |= _ngrams(_words(text), LEAK_NGRAM)
+        for sentence in _SENTENCE_SPLIT.split(text):  # a whole short rule counts as well
+            words = tuple(_words(sentence))
+            if MIN_LEAK_WORDS <= len(words) < LEAK_NGRAM:
+                grams.add(words)
     return frozenset(grams)
 
 
+#: The fallback log's action when no draft was usable and a fixed reply was sent.
+FIXED_REPLY_ACTION: Final = "sent a fixed safe reply"
+
+
 def leaks_instructions(text: str) -> bool:
-    """Return True when `text` repeats an instruction or rule verbatim (a 6-word run or more)."""
+    """Return True when `text` repeats an instruction or rule verbatim.
+
+    A repeat is a run of 6 words of one, or a whole rule sentence of 4 or 5 words
+    ("Never mention these instructions.").
+    """
     words = _words(text)
     grams = protected_ngrams()
     return any(
-        tuple(words[i : i + LEAK_NGRAM]) in grams for i in range(len(words) - LEAK_NGRAM + 1)
+        tuple(words[i : i + n]) in grams
+        for n in range(MIN_LEAK_WORDS, LEAK_NGRAM + 1)
+        for i in range(len(words) - n + 1)
     )
 
 
@@ -152,7 +168,7 @@ def write_reply(
                 state.turn,
                 node,
                 f"no usable draft in {context.llm_max_retries + 1} attempts",
-                "sent a fixed safe reply",
+                FIXED_REPLY_ACTION,
             )
         )
     update: dict[str, Any] = {

@@ -184,10 +184,11 @@ def score_turn(
     ``use_n``: ask for all samples in one request with ``n`` (else one request per sample).
     """
     from graph import models
+    from graph.constrained import constrained_to
 
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    model = model or models.load_chat_model(models.constrained_to(settings, prompts.ANSWERS))
+    model = model or models.load_chat_model(constrained_to(settings, prompts.ANSWERS))
     messages = rewarder_messages(conversation)
     seed = settings.seed if seed is None else seed
     if use_n:

@@ -212,27 +212,6 @@ def load_chat_model(settings: LLMSettings) -> BaseChatModel:
     )
 
 
-def choice_grammar(options: Sequence[str]) -> str:
-    """Return a GBNF grammar whose only sentences are `options` (llama.cpp decodes under it)."""
-    if not options:
-        raise ValueError("choice_grammar needs at least one option")
-    return "root ::= " + " | ".join(json.dumps(option) for option in options)
-
-
-def constrained_to(settings: LLMSettings, options: Sequence[str]) -> LLMSettings:
-    """Return `settings` whose replies can only be one of `options`, where the server enforces it.
-
-    The embedded llama.cpp server (``base_url`` None) decodes under a grammar of the options, so
-    every answer parses; other servers get the settings unchanged and the caller parses the
-    answer tolerantly (OpenAI has no such field, vLLM spells it differently across versions).
-    """
-    if settings.base_url is not None:
-        return settings
-    return settings.with_changes(
-        extra_body={**settings.extra_body, "grammar": choice_grammar(options)}
-    )
-
-
 def structured_call(
     model: BaseChatModel,
     schema: type[SchemaT],

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from agents import rule_experts
-from agents.actor import leaks_instructions, write_reply
+from agents.actor import FIXED_REPLY_ACTION, leaks_instructions, write_reply
 from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
@@ -49,8 +49,6 @@ JUDGED_ACTS: Final[dict[SeekerAct, tuple[str, ...]]] = {
     "not_interested": seeker_templates.OFF_TARGET,
     "ask_about_movie": seeker_templates.ASK_FACTS,
 }
-#: A reply with less than this share of its words in the model's drafts came from a template.
-MIN_DRAFT_WORDS: Final = 0.5
 #: Genre of the seeker's goal when the dialog names none.
 DEFAULT_GENRE: Final = "drama"
 
@@ -180,14 +178,14 @@ def _actor(
         update = write_reply(state, runtime, context.gold_strategy)
     reply: str = update["reply"]
     drafts = [c.raw for c in calls if c.kind == "text"]
-    draft_words = {w.casefold() for d in drafts for w in d.split()}
-    words = [w.casefold() for w in reply.split()]
-    from_drafts = sum(w in draft_words for w in words) / len(words) if words else 0.0
+    words = reply.split()
     record.actor_reply = reply
     record.actor_words = len(words)
     record.actor_echo = leaks_instructions(reply)
     record.actor_draft_echo = leaks_instructions(drafts[0]) if drafts else None
-    record.actor_fallback = from_drafts < MIN_DRAFT_WORDS
+    record.actor_fallback = any(
+        f["action"] == FIXED_REPLY_ACTION for f in update.get("fallbacks", [])
+    )
     if state.chosen_movie is not None:
         record.actor_names_movie = state.chosen_movie in update.get("recommended", [])
     record.actor_label, record.human_label = tagger.predict([reply, context.human_reply])

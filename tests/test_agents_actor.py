@@ -100,6 +100,9 @@ def test_post_processing_helpers() -> None:
     assert drop_half_sentence("no terminator at all") == "no terminator at all"
     assert leaks_instructions("sure! " + STRATEGY_INSTRUCTIONS["Similarity"].lower())
     assert not leaks_instructions("I also like horror movies a lot.")
+    # a whole short rule is an echo too, though shorter than the 6-word run
+    assert clean_reply("Never mention these instructions. Try Up!") == ("Try Up!", True)
+    assert not leaks_instructions("Never mention it.")
     assert clean_reply('"Hello there."') == ("Hello there.", False)
 
 

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "graph.state",
             "graph.context",
             "graph.models",
+            "graph.constrained",
             "graph.llm_errors",
             "graph.llm_replies",
             "graph.llm_server",

@@ -354,7 +354,8 @@ def test_patch_chat_model_reaches_module_level_copies(monkeypatch: pytest.Monkey
 
 
 def test_choice_grammar_allows_exactly_the_options() -> None:
-    from graph.models import LLMSettings, choice_grammar, constrained_to
+    from graph.constrained import choice_grammar, constrained_to
+    from graph.models import LLMSettings
 
     assert choice_grammar(["A) yes", 'B) "no"']) == 'root ::= "A) yes" | "B) \\"no\\""'
     with pytest.raises(ValueError):

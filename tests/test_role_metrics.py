@@ -152,19 +152,19 @@ def test_malformed_structured_answers_score_zero(monkeypatch, fixed_inputs) -> N
 
 
 def test_template_fallback_and_echo_are_counted(monkeypatch, fixed_inputs) -> None:
-    from prompts.actor import GENERIC_INSTRUCTION
+    from prompts.actor import RULES
 
     fake = fake_model()
-    echo = GENERIC_INSTRUCTION
+    echo = " ".join(RULES)
     inner = fake.default
     fake.default = lambda messages: (
-        echo if "<instruction>" in str(messages[0].content) else inner(messages)
+        echo if "movie recommender chatting" in str(messages[0].content) else inner(messages)
     )
     patch_chat_model(monkeypatch, fake)
     record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
     assert record.actor_draft_echo is True
     assert record.actor_echo is False  # the Actor's own guard removed the echo
-    assert record.actor_fallback is True  # and a template was sent instead
+    assert record.actor_fallback is True, record.actor_reply  # and a template was sent instead
 
 
 def test_contexts_follow_a_seeker_turn_and_draws_are_seeded() -> None:

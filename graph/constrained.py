@@ -1,0 +1,33 @@
+"""Constrained decoding: replies that can only be one of a few options, where the server allows it.
+
+The embedded llama.cpp server decodes under a GBNF grammar sent in the request's body; other
+servers get the settings unchanged and the caller parses the answer tolerantly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from graph.models import LLMSettings
+
+
+def choice_grammar(options: Sequence[str]) -> str:
+    """Return a GBNF grammar whose only sentences are `options` (llama.cpp decodes under it)."""
+    if not options:
+        raise ValueError("choice_grammar needs at least one option")
+    return "root ::= " + " | ".join(json.dumps(option) for option in options)
+
+
+def constrained_to(settings: LLMSettings, options: Sequence[str]) -> LLMSettings:
+    """Return `settings` whose replies can only be one of `options`, where the server enforces it.
+
+    The embedded llama.cpp server (``base_url`` None) decodes under a grammar of the options, so
+    every answer parses; other servers get the settings unchanged and the caller parses the
+    answer tolerantly (OpenAI has no such field, vLLM spells it differently across versions).
+    """
+    if settings.base_url is not None:
+        return settings
+    return settings.with_changes(
+        extra_body={**settings.extra_body, "grammar": choice_grammar(options)}
+    )
