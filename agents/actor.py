@@ -39,6 +39,15 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+")
 # Tags and template braces copied from the prompt ("<movie number=1>", "{title}") are debris.
 _MARKUP = re.compile(r"\{+[^{}]*\}+|<[^<>]*>|[<>{}]")
 _WORD = re.compile(r"[a-z0-9']+")
+# A preface about the reply instead of the reply: "This time: ...", "Reply: ...", or
+# 'In the next respond, you can reply something like: "..."' (the quoted part is the reply).
+_LABEL_PREFACE = re.compile(
+    r"^\s*(?:this time|reply|response|answer|refer|note|recommender'?s? reply)\s*:\s*", re.I
+)
+_QUOTED_PREFACE = re.compile(
+    r"^[^\"\u201c\n.!?]{0,100}?\b(?:reply|respon\w*|answer|say)\b[^\"\u201c\n.!?]{0,40}:\s*[\"\u201c]",
+    re.I,
+)
 
 
 def _words(text: str) -> list[str]:
@@ -111,7 +120,8 @@ def drop_half_sentence(text: str) -> str:
 
 def clean_reply(raw: str) -> tuple[str, bool]:
     """Post-process a draft; returns the reply and whether sentences repeating instructions went."""
-    text = _MARKUP.sub(" ", cut_at_role_name(raw)).strip().strip('"').strip()
+    text = _MARKUP.sub(" ", cut_at_role_name(raw)).strip()
+    text = _QUOTED_PREFACE.sub("", _LABEL_PREFACE.sub("", text)).strip().strip('"\u201c\u201d')
     sentences = [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
     kept = [s for s in sentences if not leaks_instructions(s)]
     leaked = len(kept) < len(sentences)
@@ -142,12 +152,14 @@ def write_reply(
     system = SystemMessage(system_text)
     model = models.load_chat_model(settings)
     fallbacks: list[FallbackRecord] = []
-    reply = ""
+    # Under a strategy about the movie, a draft that does not name the chosen movie is retried.
+    must_name = movie is not None and strategy in prompts.MOVIE_STRATEGIES
+    reply, unnamed, note = "", "", ""
     for attempt in range(context.llm_max_retries + 1):
-        note = prompts.RETRY_NOTE if attempt else ""
         draft = models.text_call(model, [system, HumanMessage(user + note)], retries=0)
         reply, leaked = clean_reply(draft)
         then = "regenerating" if attempt < context.llm_max_retries else "no attempts left"
+        note = prompts.RETRY_NOTE
         if leaked:
             removed = "removed those sentences" + ("" if reply else f"; {then}")
             fallbacks.append(
@@ -155,8 +167,17 @@ def write_reply(
             )
         elif not reply:
             fallbacks.append(fallback(state.turn, node, "empty draft", then))
+        if reply and must_name and movie is not None and not names_movie(reply, movie.kb_id):
+            fallbacks.append(fallback(state.turn, node, "the draft does not name the movie", then))
+            unnamed, reply = unnamed or reply, ""
+            note = prompts.RETRY_MOVIE_NOTE.format(title=movie.display_title)
         if reply:
             break
+    if not reply and unnamed:  # the model's own words, though they do not name the movie
+        reply = unnamed
+        fallbacks.append(
+            fallback(state.turn, node, "no draft named the movie", "sent the first usable draft")
+        )
     if not reply:
         reply = (
             prompts.FALLBACK_REPLY_WITH_MOVIE.format(title=movie.display_title)
@@ -216,6 +237,11 @@ def actor_prompt(
         examples=examples,
     )
     return system, user
+
+
+def names_movie(reply: str, kb_id: str) -> bool:
+    """Return True when the reply mentions the movie `kb_id` by its title."""
+    return bool(recommended_movies(reply, [kb_id]))
 
 
 def recommended_movies(reply: str, candidates: list[str]) -> list[str]:

@@ -89,6 +89,19 @@ RETRY_NOTE: Final = (
     "without repeating any instruction."
 )
 
+#: Added instead when the draft did not name the movie it was asked to talk about.
+RETRY_MOVIE_NOTE: Final = (
+    "\nYour previous draft did not name the movie. Name {title} in your reply."
+)
+
+#: Strategies whose instruction is about "the movie": under them a reply must name the movie
+#: the Fact Retriever chose (when it chose one), or it is regenerated.
+MOVIE_STRATEGIES: Final[frozenset[Strategy]] = frozenset(
+    {"Credibility", "Personal Opinion", "Personal Experience", "Encouragement", "Self Modeling"}
+)
+if any("the movie" not in STRATEGY_INSTRUCTIONS[s] for s in MOVIE_STRATEGIES):
+    raise RuntimeError("prompts.actor.MOVIE_STRATEGIES must be strategies about the movie")
+
 #: Last-resort replies when no usable draft came back (no movie / with a movie).
 FALLBACK_REPLY: Final = "I'd love to help you find a movie. What kind of movies do you enjoy?"
 FALLBACK_REPLY_WITH_MOVIE: Final = "You might enjoy {title}. Would you like to hear more about it?"

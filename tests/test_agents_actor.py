@@ -85,6 +85,44 @@ def test_only_leaks_or_empty_drafts_end_in_a_safe_reply(monkeypatch, world) -> N
     assert "not usable" in fake.prompt_text(1)  # the retry is told why
 
 
+def test_a_draft_about_the_movie_that_does_not_name_it_is_regenerated(monkeypatch, world) -> None:
+    fake = ScriptedChatModel(script=["It is a great film.", "The Conjuring is a great film."])
+    patch_chat_model(monkeypatch, fake)
+    update = write_reply(
+        state("horror please", **WITH_MOVIE), runtime(llm_max_retries=2), "Personal Opinion"
+    )
+    assert update["reply"] == "The Conjuring is a great film."
+    assert update["recommended"] == ["m2"]
+    assert [f["failure"] for f in update["fallbacks"]] == ["the draft does not name the movie"]
+    assert "Name The Conjuring (2013) in your reply." in fake.prompt_text(1)
+
+
+def test_when_no_draft_names_the_movie_the_first_is_sent(monkeypatch, world) -> None:
+    fake = ScriptedChatModel(script=["It is a great film.", "Really scary.", "Watch it!"])
+    patch_chat_model(monkeypatch, fake)
+    update = write_reply(
+        state("horror please", **WITH_MOVIE), runtime(llm_max_retries=2), "Credibility"
+    )
+    assert update["reply"] == "It is a great film."  # the model's words, not a template
+    failures = [f["failure"] for f in update["fallbacks"]]
+    assert failures == ["the draft does not name the movie"] * 3 + ["no draft named the movie"]
+
+
+def test_strategies_not_about_the_movie_need_not_name_it(monkeypatch, world) -> None:
+    fake = ScriptedChatModel(script=["What do you like about horror?"])
+    patch_chat_model(monkeypatch, fake)
+    update = write_reply(state("horror please", **WITH_MOVIE), runtime(), "Opinion Inquiry")
+    assert update["reply"] == "What do you like about horror?" and "fallbacks" not in update
+
+
+def test_a_preface_about_the_reply_is_dropped() -> None:
+    assert clean_reply("This time: Glad to help!") == ("Glad to help!", False)
+    quoted = 'In the next respond, you can reply something like: "Have fun tonight!"'
+    assert clean_reply(quoted) == ("Have fun tonight!", False)
+    kept = "I loved it: the cast is great."
+    assert clean_reply(kept) == (kept, False)
+
+
 def test_generic_branch_uses_the_generic_instruction(monkeypatch, world) -> None:
     fake = ScriptedChatModel(script=["Sure, tell me more!"])
     patch_chat_model(monkeypatch, fake)
