@@ -129,6 +129,19 @@ def clean_reply(raw: str) -> tuple[str, bool]:
     return reply, leaked
 
 
+def drop_repeats(reply: str, earlier: Iterable[str]) -> tuple[str, bool]:
+    """Drop the sentences of `reply` that repeat one of the `earlier` replies (a 6-word run).
+
+    A small model reading the dialogue tends to copy its own last reply into the next one.
+    """
+    grams: set[tuple[str, ...]] = set()
+    for text in earlier:
+        grams |= _ngrams(_words(text), LEAK_NGRAM)
+    sentences = [s for s in _SENTENCE_SPLIT.split(reply) if s.strip()]
+    kept = [s for s in sentences if not _ngrams(_words(s), LEAK_NGRAM) & grams]
+    return " ".join(kept), len(kept) < len(sentences)
+
+
 def write_reply(
     state: State, runtime: Runtime[Context], strategy: Strategy | None
 ) -> dict[str, Any]:
@@ -154,6 +167,7 @@ def write_reply(
     fallbacks: list[FallbackRecord] = []
     # Under a strategy about the movie, a draft that does not name the chosen movie is retried.
     must_name = movie is not None and strategy in prompts.MOVIE_STRATEGIES
+    earlier = [str(m.content) for m in state.messages if isinstance(m, AIMessage)]
     reply, unnamed, note = "", "", ""
     for attempt in range(context.llm_max_retries + 1):
         draft = models.text_call(model, [system, HumanMessage(user + note)], retries=0)
@@ -167,6 +181,12 @@ def write_reply(
             )
         elif not reply:
             fallbacks.append(fallback(state.turn, node, "empty draft", then))
+        reply, repeated = drop_repeats(reply, earlier)
+        if repeated:
+            removed = "removed those sentences" + ("" if reply else f"; {then}")
+            fallbacks.append(
+                fallback(state.turn, node, "the draft repeated an earlier reply", removed)
+            )
         if reply and must_name and movie is not None and not names_movie(reply, movie.kb_id):
             fallbacks.append(fallback(state.turn, node, "the draft does not name the movie", then))
             unnamed, reply = unnamed or reply, ""

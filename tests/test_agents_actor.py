@@ -108,6 +108,16 @@ def test_when_no_draft_names_the_movie_the_first_is_sent(monkeypatch, world) -> 
     assert failures == ["the draft does not name the movie"] * 3 + ["no draft named the movie"]
 
 
+def test_sentences_repeating_an_earlier_reply_are_dropped(monkeypatch, world) -> None:
+    earlier = "Don't forget to check out the movie tonight, it will be fun."
+    draft = f"{earlier} What do you like about horror?"
+    patch_chat_model(monkeypatch, ScriptedChatModel(script=[draft]))
+    history = state("hi", earlier, "horror please", **WITH_MOVIE)
+    update = write_reply(history, runtime(), "Opinion Inquiry")
+    assert update["reply"] == "What do you like about horror?"
+    assert update["fallbacks"][0]["failure"] == "the draft repeated an earlier reply"
+
+
 def test_strategies_not_about_the_movie_need_not_name_it(monkeypatch, world) -> None:
     fake = ScriptedChatModel(script=["What do you like about horror?"])
     patch_chat_model(monkeypatch, fake)
