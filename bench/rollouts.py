@@ -59,6 +59,8 @@ class Row:
     turns: int
     seconds: float
     success: float
+    #: CPU seconds of this (the driver's) process during the run, all its threads.
+    driver_cpu_s: float = 0.0
 
     @property
     def episodes_per_s(self) -> float:
@@ -78,9 +80,10 @@ def measure(mode: str, workdir: Path, **config: Any) -> Row:
 
     name = f"{mode}-{config.get('engine')}-c{config.get('concurrency')}-{time.monotonic_ns()}"
     rollout_config = RolloutConfig(out=workdir / name, **config)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     summary = run_rollouts(rollout_config, progress=False)
     seconds = time.perf_counter() - start
+    driver_cpu_s = time.process_time() - cpu_start
     return Row(
         mode=mode,
         engine=summary.engine,
@@ -90,6 +93,7 @@ def measure(mode: str, workdir: Path, **config: Any) -> Row:
         turns=summary.turns,
         seconds=seconds,
         success=summary.success_rate,
+        driver_cpu_s=driver_cpu_s,
     )
 
 

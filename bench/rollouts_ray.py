@@ -102,6 +102,18 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def capacity(
+    workers: int, cores: int, episode_s: float, overhead_s: float, driver_s: float
+) -> float:
+    """Episodes/s of `workers` CPU-bound workers on `cores` beside a driver (docs/scaling.md).
+
+    Each worker plays an episode in ``episode_s + overhead_s``; all cores together also carry
+    the driver's ``driver_s`` of CPU per episode.
+    """
+    per_episode = episode_s + overhead_s
+    return min(workers / per_episode, cores / (per_episode + driver_s))
+
+
 def verdict(rows: list[Row]) -> str:
     """Speed-up, overhead and the capacity model's predictions (medians over the rounds)."""
     fast = [r for r in rows if r.mode == "fast"]
@@ -118,6 +130,9 @@ def verdict(rows: list[Row]) -> str:
     overhead_ms = _median([1000 * (r.seconds - t.seconds) / r.episodes for t, r in pairs])
     episode_s = _median([t.seconds / t.episodes for t in threaded[1]])
     cores = os.cpu_count() or 1
+    overhead = max(overhead_ms, 0.0)
+    # The driver receives, writes and fsyncs every record on a core the workers also need.
+    driver_ms = _median([1000 * r.driver_cpu_s / r.episodes for r in ray[2]])
     overhead_met = "met" if overhead_ms <= TARGET_OVERHEAD_MS else "NOT met"
     lines = [
         f"Medians of {len(ray[1])} interleaved rounds. Ray, 2 workers: {rate[2]:.1f} episodes/s "
@@ -126,11 +141,12 @@ def verdict(rows: list[Row]) -> str:
         f"Per-episode overhead of the Ray engine (1 worker against the threaded runner at "
         f"concurrency 1, same episodes, same round): {overhead_ms:.1f} ms (target <= "
         f"{TARGET_OVERHEAD_MS:.0f} ms: {overhead_met}).",
-        f"Capacity model (docs/scaling.md), CPU-bound: episodes/s = min(W, cores) / (t_ep + o), "
-        f"t_ep = {1000 * episode_s:.1f} ms, o = {max(overhead_ms, 0.0):.1f} ms, {cores} cores:",
+        f"Capacity model (docs/scaling.md), CPU-bound: episodes/s = min(W / (t_ep + o), "
+        f"cores / (t_ep + o + d)), t_ep = {1000 * episode_s:.1f} ms, o = {overhead:.1f} ms, "
+        f"d = {driver_ms:.1f} ms of the driver's CPU per episode (2 workers), {cores} cores:",
     ]
     for workers, measured in sorted(rate.items()):
-        predicted = min(workers, cores) / (episode_s + max(overhead_ms, 0.0) / 1000)
+        predicted = capacity(workers, cores, episode_s, overhead / 1000, driver_ms / 1000)
         error = (predicted - measured) / measured
         lines.append(
             f"  {workers} worker(s): predicted {predicted:.1f}, measured {measured:.1f} "
