@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, JsonValue, create_model
 
 from agents.dialogue_memory import current_movie, dialogue_of, preferences_of
 from graph import models, resources
+from graph.constrained import schema_bounds
 from graph.context import Context, context_from
 from graph.routing import RETRIEVE_FACTS
 from graph.state import FallbackRecord, State
@@ -35,11 +36,18 @@ MIN_FACT_WORDS = 2
 CANDIDATE_PLOT_WORDS = 80
 
 
+#: Bound of the facts in the answer's schema (about 100 words, within the token budget).
+MAX_FACTS_CHARS: Final = 600
+
+
 class MoviePick(BaseModel):
     """What the Fact Retriever's LLM answers."""
 
     choice: str = Field(description=f'The chosen title as written, or "{prompts.NO_CHOICE}".')
-    facts: str = Field(description="Facts about the chosen movie from its record, under 100 words.")
+    facts: str = Field(
+        description="Facts about the chosen movie from its record, under 100 words.",
+        json_schema_extra=schema_bounds(max_chars=MAX_FACTS_CHARS),
+    )
 
 
 def pick_schema(candidates: Sequence[Movie]) -> type[MoviePick]:

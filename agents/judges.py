@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from agents.rewarder import Conversation, conversation_turns
 from agents.seeker import NO_PERSONA, goal_text, persona_text
 from agents.seeker_goal import SeekerGoal
+from graph.constrained import schema_bounds
 from prompts import judges as prompts
 from rso.data.records import Movie, Persona
 from rso.dialogue import format_dialogue
@@ -39,17 +40,26 @@ Stage = Literal["pre", "after", "true"]
 _DIGIT = re.compile(r"(?<![\d.])([1-5])(?![\d.])")
 
 
+#: Bound of a judge's one-sentence reasoning in the schema: the rating after it must still fit
+#: the judge's token budget.
+REASON_CHARS: Final = 150
+
+
 class WatchIntention(BaseModel):
     """The seeker's intention to watch a movie."""
 
-    reasoning: str = Field(description="Why, in one sentence.")
+    reasoning: str = Field(
+        description="Why, in one sentence.", json_schema_extra=schema_bounds(max_chars=REASON_CHARS)
+    )
     rating: int = Field(ge=1, le=5, description="1 = certainly not, 5 = certainly.")
 
 
 class CredibilityScore(BaseModel):
     """How truthful a recommender utterance is against the movie's record."""
 
-    reasoning: str = Field(description="Why, in one sentence.")
+    reasoning: str = Field(
+        description="Why, in one sentence.", json_schema_extra=schema_bounds(max_chars=REASON_CHARS)
+    )
     score: int = Field(ge=1, le=5, description="1 = contradicts or invents, 5 = all true.")
 
 

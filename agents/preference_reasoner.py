@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from agents.rule_preferences import is_negated
 from graph import models
+from graph.constrained import schema_bounds
 from graph.context import Context, context_from
 from graph.routing import REASON_PREFERENCES
 from graph.state import FallbackRecord, State
@@ -77,15 +78,23 @@ SHORT_FILLER = frozenset(
 )
 
 
+#: Bounds of each list in the answer's schema: within the Reasoner's token budget.
+MAX_ANSWER_ITEMS: Final = 6
+MAX_ITEM_CHARS: Final = 40
+
+
 class PreferenceLists(BaseModel):
     """What the Preference Reasoner's LLM answers."""
 
     likes: list[str] = Field(
         default_factory=list,
         description="Genres, people, movies and moods the seeker likes, in their own words.",
+        json_schema_extra=schema_bounds(max_items=MAX_ANSWER_ITEMS, item_chars=MAX_ITEM_CHARS),
     )
     dislikes: list[str] = Field(
-        default_factory=list, description="What the seeker dislikes, in their own words."
+        default_factory=list,
+        description="What the seeker dislikes, in their own words.",
+        json_schema_extra=schema_bounds(max_items=MAX_ANSWER_ITEMS, item_chars=MAX_ITEM_CHARS),
     )
 
 

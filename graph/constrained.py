@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from graph.models import LLMSettings
 
@@ -31,3 +32,23 @@ def constrained_to(settings: LLMSettings, options: Sequence[str]) -> LLMSettings
     return settings.with_changes(
         extra_body={**settings.extra_body, "grammar": choice_grammar(options)}
     )
+
+
+def schema_bounds(
+    *, max_chars: int | None = None, max_items: int | None = None, item_chars: int | None = None
+) -> dict[str, Any]:
+    """Return JSON-schema length bounds for a field (``json_schema_extra``).
+
+    A server that decodes under the schema (llama.cpp's grammar, vLLM's json_schema) then ends
+    the string or list in time, so a reply cannot run past the role's token budget and arrive
+    cut, as invalid JSON. The bounds live in the schema only: a server that ignores them may
+    answer longer, and the reply is still accepted.
+    """
+    bounds: dict[str, Any] = {}
+    if max_chars is not None:
+        bounds["maxLength"] = max_chars
+    if max_items is not None:
+        bounds["maxItems"] = max_items
+    if item_chars is not None:
+        bounds["items"] = {"type": "string", "maxLength": item_chars}
+    return bounds

@@ -366,3 +366,21 @@ def test_choice_grammar_allows_exactly_the_options() -> None:
     assert embedded.extra_body == {"top_k": 20}  # the settings given are not changed
     served = LLMSettings(base_url="http://127.0.0.1:8000/v1")
     assert constrained_to(served, ["A) yes"]) is served
+
+
+def test_structured_answers_are_bounded_in_the_schema_only() -> None:
+    from agents.fact_retriever import MAX_FACTS_CHARS, MoviePick
+    from agents.judges import REASON_CHARS, WatchIntention
+    from agents.preference_reasoner import MAX_ANSWER_ITEMS, MAX_ITEM_CHARS, PreferenceLists
+    from graph.constrained import schema_bounds
+
+    assert schema_bounds() == {}
+    likes = PreferenceLists.model_json_schema()["properties"]["likes"]
+    assert likes["maxItems"] == MAX_ANSWER_ITEMS and likes["items"]["maxLength"] == MAX_ITEM_CHARS
+    assert MoviePick.model_json_schema()["properties"]["facts"]["maxLength"] == MAX_FACTS_CHARS
+    reasoning = WatchIntention.model_json_schema()["properties"]["reasoning"]
+    assert reasoning["maxLength"] == REASON_CHARS
+    # A server that ignores the bounds may answer longer: the answer is still accepted.
+    long = PreferenceLists(likes=["x" * 100] * 10, dislikes=[])
+    assert len(long.likes) == 10
+    assert MoviePick(choice="Up", facts="word " * 200).facts
