@@ -98,10 +98,10 @@ class PreferenceLists(BaseModel):
     )
 
 
-def preference_messages(seeker_words: str) -> list[BaseMessage]:
+def preference_messages(seeker_words: str, examples: bool = True) -> list[BaseMessage]:
     """Return the prompt: instruction, the worked examples as earlier turns, the seeker's words."""
     messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM)]
-    for words, answer in prompts.EXAMPLES:
+    for words, answer in prompts.EXAMPLES if examples else ():
         messages += [
             HumanMessage(prompts.USER.format(seeker_words=words)),
             AIMessage(json.dumps(answer)),
@@ -180,34 +180,41 @@ def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any
     context = context_from(runtime)
     settings = context.llm("reasoner")
     said = " ".join(text for speaker, text in dialogue_turns(state.messages) if speaker == SEEKER)
-    result = models.structured_call(
-        models.load_chat_model(settings),
-        PreferenceLists,
-        preference_messages(clip_text(said, MAX_SEEKER_CHARS)),
-        settings.structured_method,
-        retries=context.llm_max_retries,
-    )
-    if result.value is None:
-        return {
-            "fallbacks": [
-                fallback(
-                    state.turn,
-                    REASON_PREFERENCES,
-                    f"malformed output after {result.attempts} attempts: {result.error}",
-                    "kept the previous preference summary",
-                )
-            ]
-        }
-    answer = result.value
-    likes = grounded_items(answer.likes, said)
-    dislikes = grounded_items(answer.dislikes, said)
+    model = models.load_chat_model(settings)
+    # A small model often copies the last worked example instead of reading the seeker: when
+    # not one item it lists comes from the seeker, it is asked again without the examples.
+    for examples in (True, False):
+        result = models.structured_call(
+            model,
+            PreferenceLists,
+            preference_messages(clip_text(said, MAX_SEEKER_CHARS), examples=examples),
+            settings.structured_method,
+            retries=context.llm_max_retries,
+        )
+        if result.value is None:
+            return {
+                "fallbacks": [
+                    fallback(
+                        state.turn,
+                        REASON_PREFERENCES,
+                        f"malformed output after {result.attempts} attempts: {result.error}",
+                        "kept the previous preference summary",
+                    )
+                ]
+            }
+        answer = result.value
+        likes = grounded_items(answer.likes, said)
+        dislikes = grounded_items(answer.dislikes, said)
+        given = [*answer.likes, *answer.dislikes]
+        if likes or dislikes or not given:
+            break
+        logger.info("turn %d: no listed preference of %r is the seeker's", state.turn, given)
     dislikes += [item for item in likes if is_negated(item, said) and item not in dislikes]
     likes = [item for item in likes if item not in dislikes]
-    given = [*answer.likes, *answer.dislikes]
     fallbacks: list[FallbackRecord] = []
     if given and not likes and not dislikes:
-        # Not one item comes from the seeker: a small model copying its examples or inventing
-        # tastes. Invented preferences would steer every later turn.
+        # Not one item comes from the seeker, with or without the examples: invented
+        # preferences would steer every later turn.
         fallbacks.append(
             fallback(
                 state.turn,

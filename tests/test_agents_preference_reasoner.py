@@ -81,13 +81,22 @@ def test_items_not_from_the_seeker_are_dropped(monkeypatch) -> None:
 
 
 def test_a_list_with_no_item_from_the_seeker_is_rejected(monkeypatch) -> None:
-    patch_chat_model(
-        monkeypatch,
-        ScriptedChatModel(script=[{"likes": ["The Conjuring", "drama"], "dislikes": []}]),
-    )
+    invented = {"likes": ["The Conjuring", "drama"], "dislikes": []}
+    fake = ScriptedChatModel(script=[invented, invented])
+    patch_chat_model(monkeypatch, fake)
     update = reason_preferences(state("Hello.", "Hi!", "I want something scary"), runtime())
     assert "preferences" not in update
     assert "comes from the seeker's messages" in update["fallbacks"][0]["failure"]
+    # asked twice: with the worked examples, then without them
+    assert "Tom Hanks" in fake.prompt_text(0) and "Tom Hanks" not in fake.prompt_text(1)
+
+
+def test_a_copied_example_is_asked_again_without_the_examples(monkeypatch) -> None:
+    copied = {"likes": ["Tom Hanks", "Big"], "dislikes": []}
+    fake = ScriptedChatModel(script=[copied, {"likes": ["something scary"], "dislikes": []}])
+    patch_chat_model(monkeypatch, fake)
+    update = reason_preferences(state("Hello.", "Hi!", "I want something scary"), runtime())
+    assert update == {"preferences": "Likes something scary."}
 
 
 def test_grounding_ignores_small_talk() -> None:
