@@ -77,23 +77,35 @@ def _only(report: RecommendationReport, names: dict[str, Any]) -> Recommendation
     return RecommendationReport(**{**vars(report), "systems": kept})
 
 
+def toggled(feature: str, fused: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The ablation of one signal: the fused ones without it, or with it added back."""
+    if feature in fused:
+        return f"without {feature}", tuple(f for f in fused if f != feature)
+    return f"with {feature}", tuple(f for f in FEATURES if f in fused or f == feature)
+
+
 def ablation_table(report: RecommendationReport, fusion: Fusion) -> list[str]:
     full = metric_cells(report, "ranker")
     lines = [
-        "| signal | weight | R@10 without | R@50 without | change R@10 / R@50 | R@10 alone "
-        "| R@50 alone |",
+        "| signal | weight | R@10 without (with) | R@50 without (with) | change R@10 / R@50 "
+        "| R@10 alone | R@50 alone |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for feature in FEATURES:
-        without = metric_cells(report, f"without {feature}")
+        name, _ = toggled(feature, fusion.features)
+        changed = metric_cells(report, name)
         alone = metric_cells(report, f"{feature} alone")
-        weight = float(fusion.weights[list(fusion.features).index(feature)])
+        if feature in fusion.features:
+            weight = f"{float(fusion.weights[list(fusion.features).index(feature)]):+.2f}"
+            cells = f"{changed[1]:.3f} | {changed[2]:.3f}"
+        else:
+            weight, cells = "left out", f"({changed[1]:.3f}) | ({changed[2]:.3f})"
         lines.append(
-            f"| `{feature}` | {weight:+.2f} | {without[1]:.3f} | {without[2]:.3f} | "
-            f"{without[1] - full[1]:+.3f} / {without[2] - full[2]:+.3f} | {alone[1]:.3f} | "
+            f"| `{feature}` | {weight} | {cells} | "
+            f"{changed[1] - full[1]:+.3f} / {changed[2] - full[2]:+.3f} | {alone[1]:.3f} | "
             f"{alone[2]:.3f} |"
         )
-    lines.append(f"| all (the ranker) | | {full[1]:.3f} | {full[2]:.3f} | | | |")
+    lines.append(f"| all fused (the ranker) | | {full[1]:.3f} | {full[2]:.3f} | | | |")
     return lines
 
 
@@ -175,8 +187,8 @@ def main() -> None:
     reference = "dense retrieval, last two utterances"
     ablation: dict[str, Any] = {}
     for feature in FEATURES:
-        kept = tuple(f for f in FEATURES if f != feature)
-        ablation[f"without {feature}"] = (fit_fusion(rows, labels, kept), "dialogue")
+        name, kept = toggled(feature, built.fusion.features)
+        ablation[name] = (fit_fusion(rows, labels, kept), "dialogue")
     for feature in FEATURES:
         ablation[f"{feature} alone"] = (Fusion.single(feature, "popularity"), "dialogue")
     redial_report = evaluate(recommender, valid, match, {**systems, **ablation})
@@ -222,8 +234,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     print(
-        "\nAblation (validation split; 'without': the fusion refitted without that signal; "
-        "'alone': the signal with a popularity tie-break):\n"
+        "\nAblation (validation split; 'without': the fusion refitted without that signal, "
+        "'with': a signal the fusion leaves out added back; 'alone': the signal with a "
+        "popularity tie-break):\n"
     )
     print("\n".join(ablation_table(redial_report, built.fusion)))
     if not args.no_write:

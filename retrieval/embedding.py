@@ -277,13 +277,19 @@ class SentenceEmbedder:
                 enabled=self.precision == "bfloat16",
             ),
         ):
-            vectors = model.encode(
-                checked,
-                batch_size=self.settings.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=False,
-                show_progress_bar=self.settings.show_progress,
-            )
+            if len(checked) <= self.settings.batch_size:
+                # One batch: the model's own modules straight away, without `encode`'s sorting,
+                # batching and conversions (about 10% of a short query; same vectors).
+                features = model.preprocess(checked)
+                vectors = model(features)["sentence_embedding"].float().cpu().numpy()
+            else:
+                vectors = model.encode(
+                    checked,
+                    batch_size=self.settings.batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=False,
+                    show_progress_bar=self.settings.show_progress,
+                )
         # Normalise in float32 ourselves: under autocast the model's own Normalize runs in bf16.
         return l2_normalize(np.asarray(vectors, dtype=np.float32))
 

@@ -8,7 +8,7 @@ product, so scoring all 6,991 movies takes well under a millisecond after the em
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -124,30 +124,44 @@ def feature_matrix(
     weights: np.ndarray,
     stats: ItemStats | None = None,
     leave_out: int | None = None,
+    features: Collection[str] = FEATURES,
 ) -> np.ndarray:
     """Features of every movie for one dialogue: dense `query`, named movies' rows and weights.
 
-    While training, `stats` replaces the items' own counts and `leave_out` hides the turns of
-    one dialog from the similar-dialogues signal (leave-one-dialogue-out).
+    Only the columns named in `features` are computed (the others stay zero): ranking needs
+    just the fusion's. While training, `stats` replaces the items' own counts and `leave_out`
+    hides the turns of one dialog from the similar-dialogues signal (leave-one-dialogue-out).
     """
     stats = stats or items.stats
     out = np.zeros((len(items.kb_ids), len(FEATURES)), dtype=np.float32)
+
+    def put(name: str, column: Callable[[], np.ndarray]) -> None:
+        if name in features:
+            out[:, FEATURES.index(name)] = column()
+
     dense = items.vectors @ query
-    out[:, FEATURES.index("dense_dialogue")] = dense
+    put("dense_dialogue", lambda: dense)
     # The same similarity on the dialogue's own scale: cosines of some queries run high.
-    out[:, FEATURES.index("dense_dialogue_z")] = (dense - dense.mean()) / (dense.std() + 1e-6)
-    votes = items.memory.scores(query, leave_out)
-    out[:, FEATURES.index("similar_dialogues")] = np.log1p(100.0 * votes)
-    offset = FEATURES.index("dense_items")
+    put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
+    put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
     if index.size:
-        out[:, offset] = items.vectors @ _unit(weights @ items.vectors[index])
-        profile = sparse.csr_matrix(weights[None, :]) @ items.attributes[index]
-        out[:, offset + 1] = (items.attributes @ _unit(profile.toarray().ravel())).ravel()
-        comention = _conditional(stats.comention, stats.mentions, index, weights)
-        out[:, offset + 2] = np.log1p(50.0 * comention)
-        after = _conditional(stats.suggested_after, stats.mentions, index, weights)
-        out[:, offset + 3] = np.log1p(50.0 * after)
-    out[:, offset + 4] = np.log1p(np.maximum(stats.mentions, 0.0))
-    out[:, offset + 5] = np.log1p(np.maximum(stats.suggestions, 0.0))
-    out[:, offset + 6] = np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0))
+        put("dense_items", lambda: items.vectors @ _unit(weights @ items.vectors[index]))
+        put("attributes", lambda: _attribute_similarity(items, index, weights))
+        put("comention", lambda: _counted(stats.comention, stats, index, weights))
+        put("suggested_after", lambda: _counted(stats.suggested_after, stats, index, weights))
+    put("popularity", lambda: np.log1p(np.maximum(stats.mentions, 0.0)))
+    put("suggestion_prior", lambda: np.log1p(np.maximum(stats.suggestions, 0.0)))
+    put("year", lambda: np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0)))
     return out
+
+
+def _counted(
+    matrix: sparse.csr_matrix, stats: ItemStats, index: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    return np.log1p(50.0 * _conditional(matrix, stats.mentions, index, weights))
+
+
+def _attribute_similarity(items: ItemData, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """TF-IDF cosine of every movie with the weighted profile of the named movies."""
+    profile = sparse.csr_matrix(weights[None, :]) @ items.attributes[index]
+    return np.asarray(items.attributes @ _unit(profile.toarray().ravel())).ravel()

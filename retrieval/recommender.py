@@ -10,7 +10,7 @@ are never returned. The artefacts it learns are built and cached by `retrieval.r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +29,7 @@ from retrieval.dialogue import (
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
-from retrieval.rank_features import ItemData, feature_matrix, mention_weights
+from retrieval.rank_features import FEATURES, ItemData, feature_matrix, mention_weights
 from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 
 #: What the dense query is built from: the whole dialogue (newest first) or today's last two.
@@ -145,14 +145,17 @@ class MovieRecommender:
         rows, weights = mention_weights(mentioned, self._rows)
         return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)
 
-    def features(self, evidence: Evidence) -> np.ndarray:
-        """Every signal for every movie: an ``(n_movies, len(FEATURES))`` array."""
+    def features(self, evidence: Evidence, names: Collection[str] = FEATURES) -> np.ndarray:
+        """Return the signals `names` of every movie: an ``(n_movies, len(FEATURES))`` array."""
         with _one_blas_thread():
-            return feature_matrix(self.items, evidence.query, evidence.rows, evidence.weights)
+            return feature_matrix(
+                self.items, evidence.query, evidence.rows, evidence.weights, features=names
+            )
 
     def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:
         """Fused score of every movie (higher is better), before any exclusion."""
-        return (fusion or self.fusion).score(self.features(evidence))
+        fusion = fusion or self.fusion
+        return fusion.score(self.features(evidence, fusion.features))
 
     def top(
         self, scores: np.ndarray, evidence: Evidence, k: int = 50, exclude: Iterable[str] = ()

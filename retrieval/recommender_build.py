@@ -24,9 +24,9 @@ from retrieval.dialogue import (
     query_exchanges,
 )
 from retrieval.embedding import TextEmbedder
-from retrieval.fusion import Fusion, fit_fusion, sample_rows
+from retrieval.fusion import FUSED_FEATURES, Fusion, fit_fusion, sample_rows
 from retrieval.item_stats import DialogueMentions, ItemStats
-from retrieval.rank_features import FEATURES, ItemData, attribute_matrix, feature_matrix
+from retrieval.rank_features import ItemData, attribute_matrix, feature_matrix
 from retrieval.rank_features import mention_weights as weights_of
 from retrieval.turn_memory import TurnMemory
 from rso.data.rec_turns import is_validation_dialog
@@ -220,7 +220,7 @@ def fit_ranker(
     find_titles: Callable[[str], list[str]],
     match: TitleMatch,
     *,
-    features: Sequence[str] = FEATURES,
+    features: Sequence[str] = FUSED_FEATURES,
     seed: int = 0,
 ) -> BuiltRanker:
     """Count, then fit the fusion on the training turns of `data` (validation fold dropped)."""
@@ -252,7 +252,7 @@ def build(
     find_titles: Callable[[str], list[str]],
     match: TitleMatch,
     *,
-    features: Sequence[str] = FEATURES,
+    features: Sequence[str] = FUSED_FEATURES,
     seed: int = 0,
 ) -> tuple[ItemData, Fusion, BuildReport]:
     """`fit_ranker` without the training rows: the artefacts and the build report."""
