@@ -280,7 +280,8 @@ class SentenceEmbedder:
             if len(checked) <= self.settings.batch_size:
                 # One batch: the model's own modules straight away, without `encode`'s sorting,
                 # batching and conversions (about 10% of a short query; same vectors).
-                features = model.preprocess(checked)
+                # `preprocess` replaced `tokenize` in sentence-transformers 6.
+                features = getattr(model, "preprocess", model.tokenize)(checked)
                 vectors = model(features)["sentence_embedding"].float().cpu().numpy()
             else:
                 vectors = model.encode(

@@ -18,11 +18,11 @@ from retrieval.rank_features import FEATURES
 #: Negatives per turn: the top of each signal, plus this many random movies.
 TOP_PER_SIGNAL: Final = 40
 RANDOM_NEGATIVES: Final = 100
-#: Inverse regularisation strength of the logistic regression, chosen by grouped
-#: cross-validation over the training dialogues (docs/recommendation.md, Fusion).
+#: Inverse regularisation strength of the logistic regression, chosen by cross-validation over
+#: the training turns (docs/recommendation.md, Fusion).
 REGULARISATION_C: Final = 3e-4
-#: The signals the shipped fusion weighs; the others are sampled from but left out, since
-#: cross-validation over the training dialogues found them to cost recall.
+#: The signals the shipped fusion weighs. The other three still pick negatives, but weighing them
+#: cost recall in cross-validation over the training turns and on the validation split.
 FUSED_FEATURES: Final[tuple[str, ...]] = tuple(
     name for name in FEATURES if name not in ("dense_items", "suggested_after", "year")
 )

@@ -176,3 +176,20 @@ def test_turn_memory_leaves_a_dialogue_out() -> None:
     memory = TurnMemory.of(vectors, [[0], [1]], [0, 1], n_items=3)
     assert memory.scores(vectors[0])[0] > 0
     assert memory.scores(vectors[0], leave_out=0)[0] == 0
+
+
+def test_only_the_asked_signals_are_computed_and_ranking_needs_only_the_fused_ones(
+    ranker: MovieRecommender,
+) -> None:
+    from retrieval.fusion import FUSED_FEATURES
+    from retrieval.rank_features import feature_matrix
+
+    evidence = ranker.evidence([("SEEKER", "Any film like Heat (1995)?")])  # type: ignore[list-item]
+    full = feature_matrix(ranker.items, evidence.query, evidence.rows, evidence.weights)
+    some = ("comention", "popularity")
+    part = ranker.features(evidence, some)
+    for name in FEATURES:
+        expected = full[:, FEATURES.index(name)] if name in some else 0.0
+        assert np.array_equal(part[:, FEATURES.index(name)], np.broadcast_to(expected, len(part)))
+    assert ranker.fusion.features == FUSED_FEATURES
+    assert np.array_equal(ranker.scores(evidence), ranker.fusion.score(full))

@@ -83,3 +83,14 @@ def test_batched_search_matches_single_searches(kb_index: MovieIndex) -> None:
         assert hits[0].kb_id == single[0].kb_id
         assert len({h.kb_id for h in hits[:10]} & {h.kb_id for h in single[:10]}) >= 8
         assert hits[0].score == pytest.approx(single[0].score, abs=1e-2)
+
+
+def test_one_short_batch_embeds_as_encode_does() -> None:
+    # Up to a batch of texts skips `encode` (the ranker's per-turn queries): the vectors must be
+    # those of `encode`, which an embedder with batches of one still goes through.
+    import numpy as np
+
+    texts = ["Hi, what do you like?", "Scary movies, like The Shining (1980), and Alien.", "x"]
+    fast = get_embedder().embed(texts)
+    through_encode = get_embedder(batch_size=1).embed(texts)
+    np.testing.assert_allclose(fast, through_encode, atol=1e-5)
