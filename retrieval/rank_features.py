@@ -9,8 +9,10 @@ product, so scoring all 6,991 movies takes well under a millisecond after the em
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Final
+from functools import lru_cache
+from typing import Any, Final, cast
 
 import numpy as np
 from scipy import sparse
@@ -115,6 +117,21 @@ def _conditional(
         return np.zeros(matrix.shape[1], dtype=np.float32)
     scale = weights / (mentions[index] + SMOOTHING)
     return np.asarray(matrix[index].T @ scale, dtype=np.float32).ravel()
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """Run NumPy's BLAS on one thread: on these small products a second one mostly spin-waits.
+
+    Measured in docs/recommendation.md (Speed), like torch's in `retrieval.embedding.one_thread`.
+    """
+    return cast(AbstractContextManager[Any], _blas_controller().limit(limits=1, user_api="blas"))
 
 
 def feature_matrix(

@@ -11,10 +11,9 @@ are never returned. The artefacts it learns are built and cached by `retrieval.r
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final, Literal, cast
+from typing import Final, Literal
 
 import numpy as np
 
@@ -29,28 +28,19 @@ from retrieval.dialogue import (
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
-from retrieval.rank_features import FEATURES, ItemData, feature_matrix, mention_weights
+from retrieval.rank_features import (
+    FEATURES,
+    ItemData,
+    feature_matrix,
+    mention_weights,
+    one_blas_thread,
+)
 from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 
 #: What the dense query is built from: the whole dialogue (newest first) or today's last two.
 QueryMode = Literal["dialogue", "last_two"]
 #: Utterance texts whose title lookups are remembered (a live dialogue re-reads its history).
 _FIND_CACHE: Final = 4096
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _one_blas_thread() -> AbstractContextManager[Any]:
-    """Run NumPy's BLAS on one thread: on these small products a second one mostly spin-waits.
-
-    Measured in docs/recommendation.md (Speed), like torch's in `retrieval.embedding.one_thread`.
-    """
-    return cast(AbstractContextManager[Any], _blas_controller().limit(limits=1, user_api="blas"))
 
 
 @dataclass(frozen=True)
@@ -147,7 +137,7 @@ class MovieRecommender:
 
     def features(self, evidence: Evidence, names: Collection[str] = FEATURES) -> np.ndarray:
         """Return the signals `names` of every movie: an ``(n_movies, len(FEATURES))`` array."""
-        with _one_blas_thread():
+        with one_blas_thread():
             return feature_matrix(
                 self.items, evidence.query, evidence.rows, evidence.weights, features=names
             )

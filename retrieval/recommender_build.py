@@ -26,7 +26,7 @@ from retrieval.dialogue import (
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import FUSED_FEATURES, Fusion, fit_fusion, sample_rows
 from retrieval.item_stats import DialogueMentions, ItemStats
-from retrieval.rank_features import ItemData, attribute_matrix, feature_matrix
+from retrieval.rank_features import ItemData, attribute_matrix, feature_matrix, one_blas_thread
 from retrieval.rank_features import mention_weights as weights_of
 from retrieval.turn_memory import TurnMemory
 from rso.data.rec_turns import is_validation_dialog
@@ -171,9 +171,10 @@ def training_rows(
         if loo is None or loo[0] != turn.dialog_id:
             own_stats = ItemStats.count([own.get(turn.dialog_id, [])], rows, len(rows))
             loo = (turn.dialog_id, items.stats.without(own_stats))
-        matrix = feature_matrix(
-            items, turn.query, turn.rows, turn.weights, loo[1], leave_out=turn.dialog
-        )
+        with one_blas_thread():
+            matrix = feature_matrix(
+                items, turn.query, turn.rows, turn.weights, loo[1], leave_out=turn.dialog
+            )
         picked, label = sample_rows(matrix, turn.positives, turn.rows, rng)
         blocks.append(matrix[picked])
         labels.append(label)
