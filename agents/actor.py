@@ -8,7 +8,7 @@ repeat the instructions, and cut after the last full sentence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, Final
 
@@ -118,15 +118,19 @@ def drop_half_sentence(text: str) -> str:
     return text[: ends[-1].end()]
 
 
+def _keep_sentences(text: str, drop: Callable[[str], bool]) -> tuple[str, bool]:
+    """Return `text` without the sentences `drop` selects, and whether any went."""
+    sentences = [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
+    kept = [s for s in sentences if not drop(s)]
+    return " ".join(" ".join(kept).split()), len(kept) < len(sentences)
+
+
 def clean_reply(raw: str) -> tuple[str, bool]:
     """Post-process a draft; returns the reply and whether sentences repeating instructions went."""
     text = _MARKUP.sub(" ", cut_at_role_name(raw)).strip()
     text = _QUOTED_PREFACE.sub("", _LABEL_PREFACE.sub("", text)).strip().strip('"\u201c\u201d')
-    sentences = [s for s in _SENTENCE_SPLIT.split(text) if s.strip()]
-    kept = [s for s in sentences if not leaks_instructions(s)]
-    leaked = len(kept) < len(sentences)
-    reply = drop_half_sentence(" ".join(" ".join(kept).split()))
-    return reply, leaked
+    kept, leaked = _keep_sentences(text, leaks_instructions)
+    return drop_half_sentence(kept), leaked
 
 
 def drop_repeats(reply: str, earlier: Iterable[str]) -> tuple[str, bool]:
@@ -137,9 +141,7 @@ def drop_repeats(reply: str, earlier: Iterable[str]) -> tuple[str, bool]:
     grams: set[tuple[str, ...]] = set()
     for text in earlier:
         grams |= _ngrams(_words(text), LEAK_NGRAM)
-    sentences = [s for s in _SENTENCE_SPLIT.split(reply) if s.strip()]
-    kept = [s for s in sentences if not _ngrams(_words(s), LEAK_NGRAM) & grams]
-    return " ".join(kept), len(kept) < len(sentences)
+    return _keep_sentences(reply, lambda s: bool(_ngrams(_words(s), LEAK_NGRAM) & grams))
 
 
 def write_reply(

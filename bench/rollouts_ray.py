@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -96,12 +97,6 @@ def _labelled(row: Row, workers: int, extra: str = "") -> Row:
     return Row(**{**row.__dict__, "engine": f"ray, {workers} worker(s){extra}"})
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def capacity(
     workers: int, cores: int, episode_s: float, overhead_s: float, driver_s: float
 ) -> float:
@@ -121,18 +116,18 @@ def verdict(rows: list[Row]) -> str:
     ray = {w: [r for r in fast if r.engine.startswith(f"ray, {w} ")] for w in (1, 2)}
     if not all(threaded.values()) or not all(ray.values()):
         return ""
-    rate = {key: _median([r.episodes_per_s for r in group]) for key, group in ray.items()}
-    best_threaded = max(_median([r.episodes_per_s for r in g]) for g in threaded.values())
+    rate = {key: statistics.median([r.episodes_per_s for r in group]) for key, group in ray.items()}
+    best_threaded = max(statistics.median([r.episodes_per_s for r in g]) for g in threaded.values())
     speedup = rate[2] / best_threaded
     # Same episodes, one at a time, in one process, in the same round: the difference is the
     # engine's overhead per episode.
     pairs = zip(threaded[1], ray[1], strict=True)
-    overhead_ms = _median([1000 * (r.seconds - t.seconds) / r.episodes for t, r in pairs])
-    episode_s = _median([t.seconds / t.episodes for t in threaded[1]])
+    overhead_ms = statistics.median([1000 * (r.seconds - t.seconds) / r.episodes for t, r in pairs])
+    episode_s = statistics.median([t.seconds / t.episodes for t in threaded[1]])
     cores = os.cpu_count() or 1
     overhead = max(overhead_ms, 0.0)
     # The driver receives, writes and fsyncs every record on a core the workers also need.
-    driver_ms = _median([1000 * r.driver_cpu_s / r.episodes for r in ray[2]])
+    driver_ms = statistics.median([1000 * r.driver_cpu_s / r.episodes for r in ray[2]])
     overhead_met = "met" if overhead_ms <= TARGET_OVERHEAD_MS else "NOT met"
     lines = [
         f"Medians of {len(ray[1])} interleaved rounds. Ray, 2 workers: {rate[2]:.1f} episodes/s "
