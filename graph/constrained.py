@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from graph.models import LLMSettings
 
@@ -52,3 +52,43 @@ def schema_bounds(
     if item_chars is not None:
         bounds["items"] = {"type": "string", "maxLength": item_chars}
     return bounds
+
+
+#: Fewest characters a token of a bounded answer carries, for `answer_token_bound`: English text
+#: runs at about four characters a token, odd strings (names, digits, punctuation) nearer two.
+CHARS_PER_TOKEN_FLOOR: Final = 2
+#: Tokens of a JSON answer's punctuation per field or list item (quotes, colon, comma, brackets).
+_TOKENS_PER_PART: Final = 4
+
+
+def answer_token_bound(schema: dict[str, Any]) -> int | None:
+    """Return the most tokens a JSON answer under `schema` takes, or None if it is unbounded.
+
+    Counts each string at its ``maxLength`` (or its longest ``enum`` value), each list at its
+    ``maxItems``, integers as one token, at `CHARS_PER_TOKEN_FLOOR` characters a token. A role's
+    token budget at least this large lets a schema-decoded answer always end in time.
+    """
+    if "enum" in schema:
+        longest = max(len(json.dumps(value)) for value in schema["enum"])
+        return -(-longest // CHARS_PER_TOKEN_FLOOR) + _TOKENS_PER_PART
+    kind = schema.get("type")
+    if kind == "object":
+        total = 2
+        for name, field_schema in schema.get("properties", {}).items():
+            tokens = answer_token_bound(field_schema)
+            if tokens is None:
+                return None
+            total += tokens + -(-len(name) // CHARS_PER_TOKEN_FLOOR) + _TOKENS_PER_PART
+        return total
+    if kind == "array":
+        items = answer_token_bound(schema.get("items", {}))
+        if items is None or "maxItems" not in schema:
+            return None
+        return 2 + schema["maxItems"] * items
+    if kind == "string":
+        if "maxLength" not in schema:
+            return None
+        return -(-schema["maxLength"] // CHARS_PER_TOKEN_FLOOR) + _TOKENS_PER_PART
+    if kind in ("integer", "boolean"):
+        return _TOKENS_PER_PART
+    return None

@@ -384,3 +384,29 @@ def test_structured_answers_are_bounded_in_the_schema_only() -> None:
     long = PreferenceLists(likes=["x" * 100] * 10, dislikes=[])
     assert len(long.likes) == 10
     assert MoviePick(choice="Up", facts="word " * 200).facts
+
+
+def test_each_role_budget_lets_its_bounded_answer_end() -> None:
+    from agents.fact_retriever import pick_schema
+    from agents.judges import CredibilityScore, WatchIntention
+    from agents.preference_reasoner import PreferenceLists
+    from graph.constrained import answer_token_bound
+    from graph.context import Context
+    from rso.data.movies import movies_by_id
+
+    longest_titles = sorted(movies_by_id().values(), key=lambda m: -len(m.title))[:3]
+    context = Context()
+    budgets = {
+        "reasoner": (context.reasoner_max_tokens, PreferenceLists),
+        "retriever": (context.retriever_max_tokens, pick_schema(longest_titles)),
+        "intention judge": (context.judge_max_tokens, WatchIntention),
+        "credibility judge": (context.judge_max_tokens, CredibilityScore),
+    }
+    for role, (budget, schema) in budgets.items():
+        bound = answer_token_bound(schema.model_json_schema())
+        assert bound is not None, role
+        assert budget >= bound, f"{role}: budget {budget} < {bound} tokens of a bounded answer"
+    assert answer_token_bound({"type": "string"}) is None  # no maxLength: unbounded
+    unbounded_list = {"type": "array", "items": {"type": "string", "maxLength": 4}}
+    assert answer_token_bound(unbounded_list) is None
+    assert answer_token_bound({"type": "string", "maxLength": 10}) == 5 + 4
