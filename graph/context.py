@@ -124,20 +124,17 @@ class Context:
     )
     llm_max_retries: int = _field(2, "Retries of a failed or unparsable LLM call.")
 
-    # --- per role: None inherits the global value ------------------------------------------------
+    # --- per role: None inherits the global value; structured roles' budgets cover their answers'
+    # schema bounds (`graph.constrained.answer_token_bound`, tested)
     reasoner_model: str | None = _field(None, "Preference Reasoner model (None = `model`).")
     reasoner_base_url: str | None = _field(None, "Preference Reasoner base URL (None = global).")
     reasoner_temperature: float = _field(0.0, "Preference Reasoner temperature.")
-    reasoner_max_tokens: int = _field(
-        320, "Preference Reasoner output budget, in tokens (covers its answer's schema bounds)."
-    )
+    reasoner_max_tokens: int = _field(320, "Preference Reasoner output budget, in tokens.")
 
     retriever_model: str | None = _field(None, "Fact Retriever model (None = `model`).")
     retriever_base_url: str | None = _field(None, "Fact Retriever base URL (None = global).")
     retriever_temperature: float = _field(0.0, "Fact Retriever temperature.")
-    retriever_max_tokens: int = _field(
-        384, "Fact Retriever output budget, in tokens (covers its answer's schema bounds)."
-    )
+    retriever_max_tokens: int = _field(384, "Fact Retriever output budget, in tokens.")
 
     actor_model: str | None = _field(None, "Actor model (None = `model`).")
     actor_base_url: str | None = _field(None, "Actor base URL (None = global).")
@@ -163,9 +160,7 @@ class Context:
     judge_model: str | None = _field(None, "Evaluation judge model (None = `model`).")
     judge_base_url: str | None = _field(None, "Evaluation judge base URL (None = global).")
     judge_temperature: float = _field(0.0, "Evaluation judge temperature.")
-    judge_max_tokens: int = _field(
-        128, "Evaluation judge output budget, in tokens (covers its answer's schema bounds)."
-    )
+    judge_max_tokens: int = _field(128, "Evaluation judge output budget, in tokens.")
 
     # --- retrieval --------------------------------------------------------------------------------
     top_k: int = _field(50, "Movies kept by dense retrieval (the ranked list used for Recall@k).")
