@@ -19,11 +19,13 @@ ENGINES: Final[tuple[EngineName, ...]] = get_args(EngineName)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RolloutContext:
-    """Settings of a rollout: the recommender's `Context` plus what only simulation needs."""
+class EpisodeSettings:
+    """What shapes each simulated episode: declared once, for one episode and for a batch.
 
-    #: Every setting of the recommender graph (models, Planner, ablations, experts, seed).
-    recommender: Context = field(default_factory=Context.from_env)
+    `RolloutContext` (one episode, the ``rollout`` graph's context) and
+    `rollouts.config.RolloutConfig` (a batch of them) both inherit these fields.
+    """
+
     #: The simulated seeker: "llm" (persona prompt) or "act" (act-level, LLM-free).
     seeker: SeekerMode = "act"
     #: Most recommender turns per episode (the method uses 10).
@@ -37,23 +39,14 @@ class RolloutContext:
     #: Ask for all Rewarder samples in one request with ``n`` (vLLM honours it; with llama.cpp's
     #: server, which ignores it, the rest are requested singly); False = one request per sample.
     rewarder_n: bool = True
-    #: Case set searched first for a case id (ids are unique within a set).
+    #: Case set: "inspired-test" (99), "redial-test" (198) or "inspired-train" (801); a batch
+    #: plays its cases, an episode looks its case id up there first (ids are unique within a set).
     cases: CaseSet = "inspired-test"
-    #: Always "graph" once built: "direct" is accepted and read as "graph" (see `EngineName`).
-    engine: EngineName = "graph"
 
     def __post_init__(self) -> None:
-        """Reject values no rollout can use, naming the field."""
-        if isinstance(self.recommender, Mapping):
-            # A context sent as JSON (LangGraph server, Studio) nests the recommender's as a dict.
-            object.__setattr__(self, "recommender", Context.from_env(**self.recommender))
-        if not isinstance(self.recommender, Context):
-            raise ContextError("recommender must be a Context (or a mapping of its fields)")
+        """Reject values no episode can use, naming the field."""
         if self.seeker not in SEEKER_MODES:
             raise ContextError(f"seeker must be one of {', '.join(SEEKER_MODES)}", "seeker")
-        if self.engine not in ENGINES:
-            raise ContextError(f"engine must be one of {', '.join(ENGINES)}", "engine")
-        object.__setattr__(self, "engine", "graph")
         if self.cases not in CASE_SETS:
             raise ContextError(f"cases must be one of {', '.join(CASE_SETS)}", "cases")
         if self.max_turns < 1:
@@ -71,6 +64,32 @@ class RolloutContext:
         if self.end_on is not None:
             return self.end_on
         return "accept" if self.seeker == "act" else "reward"
+
+    def episode_settings(self) -> dict[str, Any]:
+        """Return the `EpisodeSettings` fields of this object by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(EpisodeSettings)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutContext(EpisodeSettings):
+    """Settings of a rollout: the recommender's `Context` plus what only simulation needs."""
+
+    #: Every setting of the recommender graph (models, Planner, ablations, experts, seed).
+    recommender: Context = field(default_factory=Context.from_env)
+    #: Always "graph" once built: "direct" is accepted and read as "graph" (see `EngineName`).
+    engine: EngineName = "graph"
+
+    def __post_init__(self) -> None:
+        """Reject values no rollout can use, naming the field."""
+        if isinstance(self.recommender, Mapping):
+            # A context sent as JSON (LangGraph server, Studio) nests the recommender's as a dict.
+            object.__setattr__(self, "recommender", Context.from_env(**self.recommender))
+        if not isinstance(self.recommender, Context):
+            raise ContextError("recommender must be a Context (or a mapping of its fields)")
+        super().__post_init__()
+        if self.engine not in ENGINES:
+            raise ContextError(f"engine must be one of {', '.join(ENGINES)}", "engine")
+        object.__setattr__(self, "engine", "graph")
 
 
 def rollout_context_from(runtime: Any) -> RolloutContext:

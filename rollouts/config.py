@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from graph.context import Context
-from graph.episode_context import EngineName, RolloutContext
+from graph.episode_context import EngineName, EpisodeSettings, RolloutContext
 from policy.planners import context_overrides
-from rso.data.eval_cases import CaseSet
-from rso.modes import EndOn, ExpertsMode, SeekerMode
+from rso.modes import ExpertsMode
 
 #: Context fields never written to a manifest.
 _SECRET_FIELDS: Final = frozenset({"api_key"})
@@ -26,15 +25,11 @@ RUNNER_ENGINES: Final[tuple[str, ...]] = (*get_args(EngineName), "ray")
 
 
 @dataclass(frozen=True, kw_only=True)
-class RolloutConfig:
-    """Everything that defines a batch of rollouts."""
+class RolloutConfig(EpisodeSettings):
+    """Everything that defines a batch of rollouts: its episodes' `EpisodeSettings`, and more."""
 
     #: Run directory (``runs/NAME``); created if missing.
     out: Path
-    #: Case set: "inspired-test" (99), "redial-test" (198) or "inspired-train" (801).
-    cases: CaseSet = "inspired-test"
-    #: Simulated seeker: "act" (fast, LLM-free) or "llm".
-    seeker: SeekerMode = "act"
     #: Recommender experts: "rule" (fast, LLM-free) or "llm".
     experts: ExpertsMode = "rule"
     #: Planner: sft (the committed warm-up Planner), uniform, majority, none, or a checkpoint path
@@ -53,15 +48,6 @@ class RolloutConfig:
     retry_failed: bool = True
     #: Resume even when the manifest's settings differ (the new settings are recorded).
     force: bool = False
-    #: Most recommender turns per episode.
-    max_turns: int = 10
-    #: When an episode ends early: "reward" (paper: first reward > 0.7) or "accept" (explicit
-    #: acceptance or the seeker leaving); None = "accept" for the act seeker, else "reward".
-    end_on: EndOn | None = None
-    #: Rewarder samples per turn (LLM seeker).
-    rewarder_samples: int = 10
-    #: One request with ``n`` samples for the Rewarder (else one request per sample).
-    rewarder_n: bool = True
     #: Where episodes run (`RunnerEngine`): None or "graph" = threads of this process; "ray" = a
     #: pool of `workers` Ray actors. Not a setting of the results: a resume may change it.
     engine: RunnerEngine | None = None
@@ -79,6 +65,7 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         """Reject settings no run can use."""
+        super().__post_init__()
         if self.episodes is not None and self.episodes < 1:
             raise ValueError(f"episodes must be >= 1 (or None for all cases), got {self.episodes}")
         if self.concurrency < 1:
@@ -125,13 +112,7 @@ class RolloutConfig:
     def rollout_context(self, planner: str | None = None) -> RolloutContext:
         """Return the rollout graph's context for this run."""
         return RolloutContext(
-            recommender=self.recommender_context(planner),
-            seeker=self.seeker,
-            max_turns=self.max_turns,
-            end_on=self.end_on,
-            rewarder_samples=self.rewarder_samples,
-            rewarder_n=self.rewarder_n,
-            cases=self.cases,
+            recommender=self.recommender_context(planner), **self.episode_settings()
         )
 
     def settings(self, *, in_memory_policy: bool = False) -> dict[str, Any]:
@@ -148,7 +129,7 @@ class RolloutConfig:
             "planner": planner,
             "seed": self.seed,
             "max_turns": self.max_turns,
-            "end_on": self.rollout_context().resolved_end_on,
+            "end_on": self.resolved_end_on,
             "rewarder_samples": self.rewarder_samples,
             "rewarder_n": self.rewarder_n,
             "shuffle_cases": self.shuffle_cases,
