@@ -112,7 +112,10 @@ def capacity(
 def verdict(rows: list[Row]) -> str:
     """Speed-up, overhead and the capacity model's predictions (medians over the rounds)."""
     fast = [r for r in rows if r.mode == "fast"]
-    threaded = {c: [r for r in fast if r.engine == "graph" and r.concurrency == c] for c in (1, 4)}
+    threaded = {
+        c: [r for r in fast if not r.engine.startswith("ray") and r.concurrency == c]
+        for c in (1, 4)
+    }
     ray = {w: [r for r in fast if r.engine.startswith(f"ray, {w} ")] for w in (1, 2)}
     if not all(threaded.values()) or not all(ray.values()):
         return ""

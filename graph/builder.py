@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -17,6 +17,7 @@ from agents.planner import plan_strategy
 from graph.context import Context
 from graph.nodes import make_actor_node, reason_preferences, retrieve_facts, start_turn
 from graph.routing import (
+    ACTOR_NODES,
     PLAN_STRATEGY,
     REASON_PREFERENCES,
     RETRIEVE_FACTS,
@@ -31,21 +32,37 @@ from rso.strategies import STRATEGIES
 RecommenderGraph = CompiledStateGraph[State, Context, InputState, OutputState]
 
 
+def recommender_nodes() -> dict[str, Callable[..., Any]]:
+    """Return the recommender graph's nodes by name, the first one first."""
+    nodes: dict[str, Callable[..., Any]] = {
+        START_TURN: start_turn,
+        REASON_PREFERENCES: reason_preferences,
+        RETRIEVE_FACTS: retrieve_facts,
+        PLAN_STRATEGY: plan_strategy,
+    }
+    for strategy in (*STRATEGIES, None):
+        nodes[actor_node_name(strategy)] = make_actor_node(strategy)
+    return nodes
+
+
+#: The recommender graph's fixed edges; every other node routes itself with a `Command`.
+RECOMMENDER_EDGES: Final[Mapping[str, str]] = {
+    RETRIEVE_FACTS: PLAN_STRATEGY,
+    **{name: END for name in ACTOR_NODES},
+}
+
+
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> RecommenderGraph:
     """Compile the recommender graph, with a checkpointer for multi-turn sessions if given."""
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node(START_TURN, start_turn)
-    builder.add_node(REASON_PREFERENCES, reason_preferences)
-    builder.add_node(RETRIEVE_FACTS, retrieve_facts)
-    builder.add_node(PLAN_STRATEGY, plan_strategy)
-    for strategy in (*STRATEGIES, None):
-        name = actor_node_name(strategy)
-        builder.add_node(name, make_actor_node(strategy))
-        builder.add_edge(name, END)
-    builder.add_edge(START, START_TURN)
-    builder.add_edge(RETRIEVE_FACTS, PLAN_STRATEGY)
+    nodes = recommender_nodes()
+    for name, node in nodes.items():
+        builder.add_node(name, node)
+    builder.add_edge(START, next(iter(nodes)))
+    for source, target in RECOMMENDER_EDGES.items():
+        builder.add_edge(source, target)
     return builder.compile(checkpointer=checkpointer, name="recommender")
 
 

@@ -19,8 +19,8 @@ The pieces: settings (`graph.episode_context`), state (`graph.episode_state`), n
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import START, StateGraph
@@ -33,6 +33,7 @@ from graph.episode_nodes import (
     RECOMMEND,
     SIMULATE_SEEKER,
     START_EPISODE,
+    TurnRunner,
     judge_turn,
     make_recommend_node,
     simulate_seeker,
@@ -54,15 +55,31 @@ def build_rollout_graph(recommender: RecommenderGraph | None = None) -> RolloutG
         input_schema=RolloutInput,
         output_schema=RolloutOutput,
     )
-    builder.add_node(START_EPISODE, start_episode)
-    builder.add_node(RECOMMEND, make_recommend_node(recommender or build_graph()))
-    builder.add_node(SIMULATE_SEEKER, simulate_seeker)
-    builder.add_node(JUDGE_TURN, judge_turn)
-    builder.add_edge(START, START_EPISODE)
-    builder.add_edge(START_EPISODE, RECOMMEND)
-    builder.add_edge(RECOMMEND, SIMULATE_SEEKER)
-    builder.add_edge(SIMULATE_SEEKER, JUDGE_TURN)
+    nodes = episode_nodes(recommender or build_graph())
+    for name, node in nodes.items():
+        builder.add_node(name, node)
+    builder.add_edge(START, next(iter(nodes)))
+    for source, target in EPISODE_EDGES.items():
+        builder.add_edge(source, target)
     return builder.compile(name="rollout")
+
+
+def episode_nodes(recommender: TurnRunner) -> dict[str, Callable[..., Any]]:
+    """Return the episode graph's nodes by name, the first one first; `recommender` plays turns."""
+    return {
+        START_EPISODE: start_episode,
+        RECOMMEND: make_recommend_node(recommender),
+        SIMULATE_SEEKER: simulate_seeker,
+        JUDGE_TURN: judge_turn,
+    }
+
+
+#: The episode graph's fixed edges; the judge routes itself (next turn or the end).
+EPISODE_EDGES: Final[Mapping[str, str]] = {
+    START_EPISODE: RECOMMEND,
+    RECOMMEND: SIMULATE_SEEKER,
+    SIMULATE_SEEKER: JUDGE_TURN,
+}
 
 
 #: Steps of one recommender turn: start, Preference Reasoner, Fact Retriever, Planner, Actor.

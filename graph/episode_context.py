@@ -11,9 +11,10 @@ from graph.context import Context, ContextError
 from rso.data.eval_cases import CASE_SETS, CaseSet
 from rso.modes import END_ON, SEEKER_MODES, EndOn, SeekerMode
 
-#: Accepted values of ``engine``. Every episode runs through the compiled graphs; "direct" named a
-#: second, hand-written loop that is gone, and is still accepted so that old commands and configs
-#: work: it is read as "graph".
+#: How an episode's nodes run: "graph" = the compiled LangGraph graphs (what Studio and
+#: ``langgraph dev`` serve, with callbacks and tracing); "direct" = the step engine
+#: (`graph.step_engine`): the same nodes in this thread without LangGraph's per-step
+#: bookkeeping, the same episodes, about twice as fast when no LLM is called.
 EngineName = Literal["graph", "direct"]
 ENGINES: Final[tuple[EngineName, ...]] = get_args(EngineName)
 
@@ -76,7 +77,7 @@ class RolloutContext(EpisodeSettings):
 
     #: Every setting of the recommender graph (models, Planner, ablations, experts, seed).
     recommender: Context = field(default_factory=Context.from_env)
-    #: Always "graph" once built: "direct" is accepted and read as "graph" (see `EngineName`).
+    #: How the episode's nodes run (see `EngineName`).
     engine: EngineName = "graph"
 
     def __post_init__(self) -> None:
@@ -89,7 +90,6 @@ class RolloutContext(EpisodeSettings):
         super().__post_init__()
         if self.engine not in ENGINES:
             raise ContextError(f"engine must be one of {', '.join(ENGINES)}", "engine")
-        object.__setattr__(self, "engine", "graph")
 
 
 def rollout_context_from(runtime: Any) -> RolloutContext:

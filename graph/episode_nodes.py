@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
@@ -28,9 +28,6 @@ from rso.modes import SUCCESS_THRESHOLD
 from rso.runs.records import TurnRecord
 from rso.strategies import STRATEGIES
 
-if TYPE_CHECKING:
-    from graph.builder import RecommenderGraph
-
 START_EPISODE: Final = "start_episode"
 RECOMMEND: Final = "recommend"
 SIMULATE_SEEKER: Final = "simulate_seeker"
@@ -46,6 +43,14 @@ class EpisodeNode(Protocol):
 
     def __call__(self, state: RolloutState, runtime: Runtime[RolloutContext]) -> dict[str, Any]:
         """Return the state keys this node changes."""
+        ...
+
+
+class TurnRunner(Protocol):
+    """What plays the recommender's turn: the compiled recommender graph, or the step engine."""
+
+    def invoke(self, input: Any, *, context: Context) -> dict[str, Any]:
+        """Play one turn on `input` (an `InputState`); return the `OutputState` values."""
         ...
 
 
@@ -97,7 +102,7 @@ def start_episode(state: RolloutState, runtime: Runtime[RolloutContext]) -> dict
     return update
 
 
-def make_recommend_node(recommender: RecommenderGraph) -> EpisodeNode:
+def make_recommend_node(recommender: TurnRunner) -> EpisodeNode:
     """Return the node that plays the recommender's turn through the compiled `recommender`.
 
     The recommender graph runs as this node's subgraph: invoked inside the node (its state and

@@ -17,9 +17,10 @@ from rso.modes import ExpertsMode
 #: Context fields never written to a manifest.
 _SECRET_FIELDS: Final = frozenset({"api_key"})
 
-#: Where a batch's episodes run: the threads of this process ("graph"; "direct" is an old name of
-#: it) or a pool of Ray actors ("ray", `rollouts.ray_engine`). Every engine plays the same
-#: episodes through the same compiled graphs, and none is a setting of their results.
+#: Where a batch's episodes run: the threads of this process, each episode through the compiled
+#: graphs ("graph") or the step engine ("direct"), or a pool of Ray actors ("ray",
+#: `rollouts.ray_engine`). Every engine plays the same episodes, and none is a setting of their
+#: results.
 RunnerEngine = EngineName | Literal["ray"]
 RUNNER_ENGINES: Final[tuple[str, ...]] = (*get_args(EngineName), "ray")
 
@@ -48,8 +49,10 @@ class RolloutConfig(EpisodeSettings):
     retry_failed: bool = True
     #: Resume even when the manifest's settings differ (the new settings are recorded).
     force: bool = False
-    #: Where episodes run (`RunnerEngine`): None or "graph" = threads of this process; "ray" = a
-    #: pool of `workers` Ray actors. Not a setting of the results: a resume may change it.
+    #: Where episodes run (`RunnerEngine`): "graph" or "direct" = threads of this process; "ray" =
+    #: a pool of `workers` Ray actors; None = threads, through the step engine in the fast mode
+    #: (no LLM: LangGraph's bookkeeping would be most of the time) and the graphs otherwise. Not
+    #: a setting of the results: a resume may change it.
     engine: RunnerEngine | None = None
     #: Ray actors playing episodes (engine "ray"), each running up to `concurrency` at once.
     workers: int = 2
@@ -87,6 +90,13 @@ class RolloutConfig(EpisodeSettings):
         return self.seeker == "act" and self.experts == "rule"
 
     @property
+    def episode_engine(self) -> EngineName:
+        """How each episode's nodes run, in a thread here or on a Ray actor (see `EngineName`)."""
+        if self.engine in ("graph", "direct"):
+            return self.engine
+        return "direct" if self.fast else "graph"
+
+    @property
     def on_ray(self) -> bool:
         """True when the episodes run in a pool of Ray actors."""
         return self.engine == "ray"
@@ -112,7 +122,9 @@ class RolloutConfig(EpisodeSettings):
     def rollout_context(self, planner: str | None = None) -> RolloutContext:
         """Return the rollout graph's context for this run."""
         return RolloutContext(
-            recommender=self.recommender_context(planner), **self.episode_settings()
+            recommender=self.recommender_context(planner),
+            engine=self.episode_engine,
+            **self.episode_settings(),
         )
 
     def settings(self, *, in_memory_policy: bool = False) -> dict[str, Any]:

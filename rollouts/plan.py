@@ -12,6 +12,7 @@ import numpy as np
 from graph.episode import stream_episode
 from graph.episode_context import RolloutContext
 from graph.episode_nodes import goal_of
+from graph.step_engine import stream_episode_steps
 from rso.data.cases import episode_seed, has_goal
 from rso.data.records import EvalCase
 from rso.runs.records import EpisodeRecord, EpisodeStatus, episode_id
@@ -60,7 +61,7 @@ def run_episode(
     server: str | None = None,
     policy_version: int | None = None,
 ) -> EpisodeRecord:
-    """Play one episode through the rollout graph; an exception yields a failed record.
+    """Play one episode (graph or step engine, `context.engine`); a failure yields a failed record.
 
     `server` pins the episode's LLM calls to one server of a fleet; `policy_version` is
     recorded as is (the version of the Planner under training that `context` names).
@@ -70,7 +71,8 @@ def run_episode(
     values: dict[str, Any] = {}
     error: str | None = None
     try:
-        for step in stream_episode(graph_input, on_server(context, server)):
+        stream = stream_episode_steps if context.engine == "direct" else stream_episode
+        for step in stream(graph_input, on_server(context, server)):
             values = step  # kept after each step: a failure still logs the turns played
     except Exception as exc:  # one episode's failure must not stop the batch
         error = f"{type(exc).__name__}: {exc}"

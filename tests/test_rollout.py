@@ -62,7 +62,7 @@ def test_fast_run_writes_episodes_and_manifest(tmp_path: Path) -> None:
     assert manifest["status"] == "finished" and manifest["finished_at"]
     assert manifest["settings"]["planner"] == "uniform" and manifest["seed"] == 0
     assert manifest["settings_digest"] == episodes[0].settings_digest
-    assert manifest["engine"] == "graph"  # the one engine, in the fast mode too
+    assert manifest["engine"] == "direct"  # the fast mode's default: the step engine
     assert "api_key" not in manifest["settings"]["context"]
     assert manifest["packages"]["langgraph"] and "commit" in manifest["git"]
     assert manifest["excluded_cases"]["case_ids"]  # inspired-test has cases without a genre
@@ -79,16 +79,33 @@ def test_same_seed_same_episodes_at_any_concurrency(tmp_path: Path) -> None:
     assert replies != {tuple(t.reply for t in e.turns) for e in other.episodes}
 
 
-def test_the_retired_direct_engine_still_runs_and_is_recorded_as_graph(tmp_path: Path) -> None:
-    context = RolloutContext(recommender=Context(experts="rule"), seeker="act", max_turns=3)
-    case = next(c for c in load_eval_cases("inspired-test") if c.target_genres)
-    plan = EpisodePlan(case, 0)
-    graph = run_episode(plan, context, run_seed=5)
-    direct = run_episode(plan, RolloutContext(**{**context.__dict__, "engine": "direct"}), 5)
-    assert graph.status == direct.status == "ok"
-    assert graph.model_dump() == direct.model_dump()
-    summary = run_rollouts(fast_config(tmp_path / "run", engine="direct"), progress=False)
-    assert summary.engine == "graph" and summary.failed == 0
+def test_the_step_engine_plays_the_graphs_episodes_record_for_record(tmp_path: Path) -> None:
+    graph = run_rollouts(
+        fast_config(tmp_path / "g", engine="graph", episodes=8, max_turns=5), progress=False
+    )
+    direct = run_rollouts(
+        fast_config(tmp_path / "d", engine="direct", episodes=8, max_turns=5), progress=False
+    )
+    assert (graph.engine, direct.engine) == ("graph", "direct")
+    assert graph.failed == direct.failed == 0 and graph.ran == direct.ran == 8
+    by_id = {e.episode_id: e.model_dump() for e in graph.episodes}
+    assert by_id == {e.episode_id: e.model_dump() for e in direct.episodes}
+    assert any(e.success for e in graph.episodes) and any(not e.success for e in graph.episodes)
+    assert len({e.n_turns for e in graph.episodes}) > 1  # episodes of several lengths
+
+
+def test_the_step_engine_matches_the_graph_with_llm_experts_and_seeker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    patch_chat_model(monkeypatch, ScriptedChatModel(default=answer))
+    settings = {"experts": "llm", "seeker": "llm", "episodes": 3, "max_turns": 2}
+    settings |= {"rewarder_samples": 2, "concurrency": 1}
+    graph = run_rollouts(fast_config(tmp_path / "g", engine="graph", **settings), progress=False)
+    direct = run_rollouts(fast_config(tmp_path / "d", engine="direct", **settings), progress=False)
+    assert graph.failed == direct.failed == 0
+    assert [e.model_dump() for e in graph.episodes] == [e.model_dump() for e in direct.episodes]
+    assert all(turn.reply and turn.reward_samples for e in direct.episodes for turn in e.turns)
+    assert run_rollouts(fast_config(tmp_path / "x", **settings), progress=False).engine == "graph"
 
 
 def test_more_episodes_than_cases_cycle_with_new_indices() -> None:
@@ -137,8 +154,9 @@ def _flaky_model(fail_on: set[int]) -> ScriptedChatModel:
     return ScriptedChatModel(default=reply)
 
 
+@pytest.mark.parametrize("engine", ["graph", "direct"])
 def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str
 ) -> None:
     # Turn 0 of episode 0 makes two calls (Reasoner, Actor); the third call (turn 1) fails.
     patch_chat_model(monkeypatch, _flaky_model({3}))
@@ -148,6 +166,7 @@ def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
         episodes=2,
         max_turns=2,
         concurrency=1,
+        engine=engine,
         context={"use_retriever": False, "llm_max_retries": 0},
     )
     summary = run_rollouts(config, progress=False)
@@ -161,7 +180,7 @@ def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
     assert [e.status for e in on_disk] == ["failed", "ok"]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert set(manifest["models"]) >= {"reasoner", "retriever", "actor"}
-    assert manifest["engine"] == "graph"
+    assert manifest["engine"] == engine
 
 
 def test_every_entry_point_defaults_to_the_committed_planner(tmp_path: Path) -> None:

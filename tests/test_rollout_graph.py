@@ -109,8 +109,8 @@ def test_a_one_turn_episode_fits_the_recursion_limit() -> None:
     assert len(steps[-1]["turns"]) == 1 and steps[-1]["done"]
 
 
-def test_the_retired_direct_engine_is_accepted_and_runs_the_graph() -> None:
-    assert RolloutContext(engine="direct").engine == "graph"
+def test_the_engine_is_checked() -> None:
+    assert RolloutContext(engine="direct").engine == "direct"
     assert RolloutContext(engine="graph").engine == "graph"
     with pytest.raises(ContextError, match="engine must be one of graph, direct"):
         RolloutContext(engine="loop")  # type: ignore[arg-type]

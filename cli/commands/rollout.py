@@ -83,9 +83,11 @@ def rollout(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="Where episodes run: graph (threads of this process, the default; direct is "
-            "read as graph) or ray (a pool of --workers Ray actors, each running --concurrency "
-            "episodes). Either way every episode runs through the compiled LangGraph graphs."
+            help="Where episodes run: graph (threads of this process, each episode through the "
+            "compiled LangGraph graphs), direct (threads, through the step engine: the same "
+            "nodes and episodes without LangGraph's per-step bookkeeping) or ray (a pool of "
+            "--workers Ray actors, each running --concurrency episodes). Default: threads, "
+            "direct for the LLM-free fast mode and graph otherwise."
         ),
     ] = None,
     workers: Annotated[
@@ -134,10 +136,6 @@ def rollout(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--base-urls") from None
 
-    if engine == "direct":
-        typer.echo(
-            "note: --engine direct is ignored: episodes run through the compiled graphs", err=True
-        )
     try:
         overrides = _parse_settings(set_ or [])
     except ContextError as exc:
