@@ -13,7 +13,7 @@ from graph.episode import rollout_graph
 from graph.episode_context import RolloutContext
 from graph.episode_nodes import RolloutError
 from rollouts.config import RolloutConfig
-from rollouts.plan import EpisodePlan, plan_episodes, run_episode
+from rollouts.plan import plan_episodes
 from rollouts.runner import run_rollouts
 from rso.data.cases import UnknownCaseError, find_case
 from rso.data.eval_cases import load_eval_cases
