@@ -6,14 +6,16 @@ for as many batches as the driver sends it: the pool outlives one `run_rollouts`
 loop and the benchmark reuse it) and goes with the Ray connection when the process exits. The
 driver stays the single writer of the run directory: actors return records, never write them.
 
-Scheduling: the driver takes attempts from the run's `Dispatcher` and sends each to the actor
-with the fewest in flight, keeping at most ``2 * concurrency`` in flight per actor (the next
-episode is already queued when one finishes). An actor that dies takes its in-flight attempts
-with it: the dispatcher plays them again (bounded), a fresh actor takes the dead one's place,
-and the batch goes on. An in-memory Planner (the RL loop's) reaches the actors through the object
-store once per call, not once per episode: its config and weights, which each actor loads into
-the network it keeps (the trainer's feature cache stays on the driver, so a worker runs the whole
-network at every decision).
+Scheduling: the driver takes attempts from the run's `Dispatcher` and sends them to the actor
+with the fewest calls in flight, keeping at most ``2 * concurrency`` calls in flight per actor
+(the next is already queued when one finishes). A call carries one episode, or in the LLM-free
+fast mode `FAST_EPISODES_PER_CALL` of them, whose few milliseconds each are about what a Ray call
+costs. An actor that dies takes its in-flight attempts with it: the dispatcher plays them again
+(bounded), a fresh actor takes the dead one's place, and the batch goes on. An in-memory Planner
+(the RL loop's) reaches the actors through the object store once per `play_on_ray` (one RL
+update), not once per episode: its config and weights, which each actor loads into the network
+it keeps (the trainer's feature cache stays on the driver, so a worker runs the whole network at
+every decision).
 
 Without ``ray_address`` a local Ray instance starts on first use, on loopback, and stops when the
 process exits; with one (``auto``, ``host:port``) the pool joins that cluster, whose nodes must
@@ -60,24 +62,26 @@ class EpisodeWorker:
 
     def play(
         self,
-        plan: EpisodePlan,
+        plans: list[tuple[EpisodePlan, str | None]],
         context: RolloutContext,
         run_seed: int,
         digest: str,
-        server: str | None,
         policy_version: int | None,
         policy: tuple[str, list[Any]] | None = None,
-    ) -> EpisodeRecord:
-        """Play one episode (see `rollouts.plan.run_episode`).
+    ) -> list[EpisodeRecord]:
+        """Play episodes one after another, each pinned to its server (`run_episode`).
 
         `policy`: the driver's name of an in-memory Planner and, in a list (so Ray hands over
         the reference, not the object), its weights in the object store, fetched here once.
         """
         if policy is not None:
             self._load_policy(policy[0], policy[1][0])
-        return run_episode(
-            plan, context, run_seed, digest, server=server, policy_version=policy_version
-        )
+        return [
+            run_episode(
+                plan, context, run_seed, digest, server=server, policy_version=policy_version
+            )
+            for plan, server in plans
+        ]
 
     def _load_policy(self, spec: str, ref: Any) -> None:
         import ray
@@ -205,6 +209,17 @@ def worker_pids() -> list[int]:
     return [] if pool is None else list(ray.get([a.pid.remote() for a in pool.actors]))
 
 
+#: Episodes per call to an actor in the fast mode: an LLM-free episode takes a few milliseconds,
+#: about what one Ray call costs, so calls carry several; an LLM episode goes alone, so each
+#: starts as soon as an actor's slot is free.
+FAST_EPISODES_PER_CALL: Final = 16
+
+
+def episodes_per_call(config: RolloutConfig) -> int:
+    """Return how many episodes one call to an actor plays (one after another)."""
+    return FAST_EPISODES_PER_CALL if config.fast else 1
+
+
 def play_on_ray(
     config: RolloutConfig,
     context: RolloutContext,
@@ -221,44 +236,46 @@ def play_on_ray(
     pool = pool_for(config)
     shared_context = ray.put(context)
     shipped = (policy[0], [ray.put(policy_weights(policy[1]))]) if policy is not None else None
-    in_flight: dict[Any, tuple[Job, int, Any]] = {}
+    in_flight: dict[Any, tuple[list[Job], int, Any]] = {}
     per_actor = [0] * len(pool.actors)
     window = 2 * config.concurrency
+    size = episodes_per_call(config)
     try:
         while in_flight or len(dispatcher):
             while len(dispatcher):
                 slot = min(range(len(pool.actors)), key=per_actor.__getitem__)
                 if per_actor[slot] >= window:
                     break
-                job = dispatcher.next_job()
-                assert job is not None
+                jobs = [job for _ in range(size) if (job := dispatcher.next_job()) is not None]
                 actor = pool.actors[slot]
                 ref = actor.play.remote(
-                    job.plan,
+                    [(job.plan, job.server) for job in jobs],
                     shared_context,
                     config.seed,
                     dispatcher.digest,
-                    job.server,
                     dispatcher.policy_version,
                     shipped,
                 )
-                in_flight[ref] = (job, slot, actor)
+                in_flight[ref] = (jobs, slot, actor)
                 per_actor[slot] += 1
             [ready], _ = ray.wait(list(in_flight), num_returns=1)
-            job, slot, actor = in_flight.pop(ready)
+            jobs, slot, actor = in_flight.pop(ready)
             per_actor[slot] -= 1
             try:
-                record = ray.get(ready)
+                records = ray.get(ready)
             except RayActorError as exc:
-                finish(dispatcher.lost(job, _cause(exc)))
-                if pool.actors[slot] is actor:  # the first of its lost attempts replaces it
+                for job in jobs:
+                    finish(dispatcher.lost(job, _cause(exc)))
+                if pool.actors[slot] is actor:  # the first of its lost calls replaces it
                     ray.kill(actor)
                     pool.actors[slot] = pool.new_actor()
                 continue
             except RayTaskError as exc:  # the call itself failed (e.g. a record not sent back)
-                finish(dispatcher.lost(job, _cause(exc)))
+                for job in jobs:
+                    finish(dispatcher.lost(job, _cause(exc)))
                 continue
-            finish(dispatcher.settle(job, record))
+            for job, record in zip(jobs, records, strict=True):
+                finish(dispatcher.settle(job, record))
     except BaseException:
         # Ctrl-C or a failed write: the episodes still queued on the actors are abandoned (a
         # resume plays them), and the actors are restarted so the next call starts clean.

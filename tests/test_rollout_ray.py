@@ -74,11 +74,14 @@ def test_the_ray_engine_plays_the_local_engines_episodes(
     assert manifest["status"] == "finished"
 
 
-def test_a_killed_worker_loses_and_duplicates_no_episode(
-    tmp_path: Path, reference: dict[str, EpisodeRecord]
-) -> None:
+def test_a_killed_worker_loses_and_duplicates_no_episode(tmp_path: Path) -> None:
+    # Enough episodes that the worker dies with calls of several episodes still in flight.
+    many = {**FAST, "episodes": 240, "max_turns": 10}
+    run_rollouts(RolloutConfig(out=tmp_path / "local", concurrency=1, **many), progress=False)
+    reference = by_id(tmp_path / "local")
     out = tmp_path / "ray"
-    config = RolloutConfig(out=out, engine="ray", workers=2, concurrency=2, **FAST)
+    config = RolloutConfig(out=out, engine="ray", workers=2, concurrency=2, **many)
+    assert ray_engine.episodes_per_call(config) > 1
     results: list[Any] = []
     runner = threading.Thread(target=lambda: results.append(run_rollouts(config, progress=False)))
     runner.start()
@@ -90,7 +93,7 @@ def test_a_killed_worker_loses_and_duplicates_no_episode(
     runner.join(timeout=240)
     [summary] = results
     assert summary.replayed >= 1  # the dead worker's episodes were played again elsewhere
-    assert summary.failed == 0 and summary.ran == EPISODES
+    assert summary.failed == 0 and summary.ran == len(reference)
     assert by_id(out) == reference
 
 
