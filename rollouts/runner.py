@@ -151,22 +151,23 @@ def _play(
 
     bar = tqdm(total=len(dispatcher), unit="ep", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
-    successes = 0
+    successes = failures = 0  # running counts: the summary's properties re-read every record
 
     background = _BackgroundWriter(writer)
 
     def finish(record: EpisodeRecord | None) -> None:
-        nonlocal successes
+        nonlocal successes, failures
         if record is None:  # played again: the attempt was not the episode's last
             return
         background.put(record)
         summary.episodes.append(record)
         successes += record.success
+        failures += record.status == "failed"
         bar.update(1)
         minutes = (time.perf_counter() - start) / 60
         bar.set_postfix(
             success=f"{successes / len(summary.episodes):.2f}",
-            failed=summary.failed,
+            failed=failures,
             ep_min=f"{len(summary.episodes) / minutes:.1f}" if minutes > 0 else "-",
             refresh=False,
         )
