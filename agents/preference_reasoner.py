@@ -180,6 +180,10 @@ def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any
     context = context_from(runtime)
     settings = context.llm("reasoner")
     said = " ".join(text for speaker, text in dialogue_turns(state.messages) if speaker == SEEKER)
+    if not item_words(said):
+        # Greetings and small talk only: no item could pass `grounded_items`, so the model is not
+        # asked (a small one invents preferences for "Hello").
+        return {"preferences": state.preferences}
     model = models.load_chat_model(settings)
     # A small model often copies the last worked example instead of reading the seeker: when
     # not one item it lists comes from the seeker, it is asked again without the examples.

@@ -9,7 +9,9 @@
 Fast mode (act seeker, rule experts, uniform Planner, INSPIRED train cases, at most 10 turns):
 the threaded runner at concurrency 1 and 4 and a local Ray instance with 1 and 2 workers
 (concurrency 1 each), in interleaved rounds (medians reported), every configuration on the same
-episodes after untimed passes that warm the caches of the process (or the actors) playing them.
+episodes after untimed passes that warm the caches of the process (or the actors) playing them;
+all of it twice, the episodes' nodes run by the step engine (the fast mode's default) on the
+threads and the actors alike, then by the compiled graphs.
 The per-episode overhead of the Ray engine is the time one worker takes beyond the threaded
 runner at concurrency 1 in the same round, per episode: both play the same episodes one at a
 time in one process, so the difference is scheduling, transfer and writing. The capacity model
@@ -39,6 +41,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 SECTION = "Rollouts on Ray"
+ENGINE_LABELS = {"direct": "step engine", "graph": "compiled graphs"}
 #: Targets: 2 workers against the threaded runner, and the engine's overhead per episode.
 TARGET_SPEEDUP = 1.6
 TARGET_OVERHEAD_MS = 20.0
@@ -51,24 +54,31 @@ FAST: dict[str, Any] = {
 }
 
 
+#: How episodes' nodes run, on threads and on the actors alike: the step engine (the fast mode's
+#: default) and the compiled graphs.
+NODE_ENGINES = ("direct", "graph")
+
+
 def fast_rows(workdir: Path, episodes: int, rounds: int) -> list[Row]:
-    """Rounds of: threaded runner at concurrency 1 and 4, Ray with 1 and 2 workers (warm)."""
-    ray: dict[str, Any] = {**FAST, "engine": "ray", "concurrency": 1}
-    measure("load", workdir, episodes=episodes, concurrency=1, **FAST)
-    # Starts Ray and the actors, and warms each actor's caches on the same episodes.
-    measure("load", workdir, episodes=episodes, workers=2, **ray)
-    measure("load", workdir, episodes=episodes, workers=2, **ray)
+    """Rounds of, per node engine: threads at concurrency 1 and 4, Ray with 1 and 2 workers."""
     rows = []
-    # Interleaved rounds: a shared machine's load drifts, and each round sees it alike.
-    for _ in range(rounds):
-        rows += [
-            measure("fast", workdir, episodes=episodes, concurrency=1, **FAST),
-            measure("fast", workdir, episodes=episodes, concurrency=4, **FAST),
-            _labelled(measure("fast", workdir, episodes=episodes, workers=2, **ray), 2),
-            # One worker: the first actor of the pool, already warm (the pool shrinks).
-            _labelled(measure("fast", workdir, episodes=episodes, workers=1, **ray), 1),
-        ]
-        measure("load", workdir, episodes=3, workers=2, **ray)  # back to two warm actors
+    for nodes in NODE_ENGINES:
+        threads: dict[str, Any] = {**FAST, "engine": nodes}
+        ray: dict[str, Any] = {**FAST, "engine": "ray", "nodes": nodes, "concurrency": 1}
+        measure("load", workdir, episodes=episodes, concurrency=1, **threads)
+        # Starts Ray and the actors, and warms each actor's caches on the same episodes.
+        measure("load", workdir, episodes=episodes, workers=2, **ray)
+        measure("load", workdir, episodes=episodes, workers=2, **ray)
+        # Interleaved rounds: a shared machine's load drifts, and each round sees it alike.
+        for _ in range(rounds):
+            rows += [
+                measure("fast", workdir, episodes=episodes, concurrency=1, **threads),
+                measure("fast", workdir, episodes=episodes, concurrency=4, **threads),
+                _labelled(measure("fast", workdir, episodes=episodes, workers=2, **ray), 2, nodes),
+                # One worker: the first actor of the pool, already warm (the pool shrinks).
+                _labelled(measure("fast", workdir, episodes=episodes, workers=1, **ray), 1, nodes),
+            ]
+            measure("load", workdir, episodes=3, workers=2, **ray)  # back to two warm actors
     return rows
 
 
@@ -89,12 +99,12 @@ def llm_rows(workdir: Path, urls: list[str], model: str | None, episodes: int) -
     rows = []
     for fleet in (urls[:1], urls):
         row = measure("llm", workdir, episodes=episodes, base_urls=tuple(fleet), **llm)
-        rows.append(_labelled(row, 2, f", {len(fleet)} server(s)"))
+        rows.append(_labelled(row, 2, "graph", f", {len(fleet)} server(s)"))
     return rows
 
 
-def _labelled(row: Row, workers: int, extra: str = "") -> Row:
-    return Row(**{**row.__dict__, "engine": f"ray, {workers} worker(s){extra}"})
+def _labelled(row: Row, workers: int, nodes: str, extra: str = "") -> Row:
+    return Row(**{**row.__dict__, "engine": f"ray, {workers} worker(s), {nodes}{extra}"})
 
 
 def capacity(
@@ -109,14 +119,11 @@ def capacity(
     return min(workers / per_episode, cores / (per_episode + driver_s))
 
 
-def verdict(rows: list[Row]) -> str:
+def verdict(rows: list[Row], nodes: str) -> str:
     """Speed-up, overhead and the capacity model's predictions (medians over the rounds)."""
     fast = [r for r in rows if r.mode == "fast"]
-    threaded = {
-        c: [r for r in fast if not r.engine.startswith("ray") and r.concurrency == c]
-        for c in (1, 4)
-    }
-    ray = {w: [r for r in fast if r.engine.startswith(f"ray, {w} ")] for w in (1, 2)}
+    threaded = {c: [r for r in fast if r.engine == nodes and r.concurrency == c] for c in (1, 4)}
+    ray = {w: [r for r in fast if r.engine == f"ray, {w} worker(s), {nodes}"] for w in (1, 2)}
     if not all(threaded.values()) or not all(ray.values()):
         return ""
     rate = {key: statistics.median([r.episodes_per_s for r in group]) for key, group in ray.items()}
@@ -133,6 +140,7 @@ def verdict(rows: list[Row]) -> str:
     driver_ms = statistics.median([1000 * r.driver_cpu_s / r.episodes for r in ray[2]])
     overhead_met = "met" if overhead_ms <= TARGET_OVERHEAD_MS else "NOT met"
     lines = [
+        f"Nodes through the {ENGINE_LABELS[nodes]}, on the threads and on the actors.",
         f"Medians of {len(ray[1])} interleaved rounds. Ray, 2 workers: {rate[2]:.1f} episodes/s "
         f"= {speedup:.2f}x the best threaded runner ({best_threaded:.1f}; target >= "
         f"{TARGET_SPEEDUP}x: {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}).",
@@ -174,7 +182,7 @@ def main() -> None:
             urls = [u.strip() for u in args.base_urls.split(",") if u.strip()]
             rows += llm_rows(Path(tmp), urls, args.model, args.llm_episodes)
     rendered = table(rows)
-    summary = verdict(rows)
+    summary = "\n\n".join(verdict(rows, nodes) for nodes in NODE_ENGINES)
     print(rendered)
     print(summary)
     if args.write_results:

@@ -54,6 +54,9 @@ class RolloutConfig(EpisodeSettings):
     #: (no LLM: LangGraph's bookkeeping would be most of the time) and the graphs otherwise. Not
     #: a setting of the results: a resume may change it.
     engine: RunnerEngine | None = None
+    #: How each episode's nodes run with the Ray engine (`EngineName`): None = as on threads,
+    #: "direct" in the fast mode and "graph" otherwise. The threaded engines name it themselves.
+    nodes: EngineName | None = None
     #: Ray actors playing episodes (engine "ray"), each running up to `concurrency` at once.
     workers: int = 2
     #: Ray cluster to join ("auto" or "host:port"); None = a local Ray instance for this run.
@@ -78,6 +81,12 @@ class RolloutConfig(EpisodeSettings):
         if self.engine is not None and self.engine not in RUNNER_ENGINES:
             allowed = ", ".join(RUNNER_ENGINES)
             raise ValueError(f"engine must be one of {allowed}, got {self.engine!r}")
+        if self.nodes is not None and self.nodes not in get_args(EngineName):
+            raise ValueError(f"nodes must be graph or direct, got {self.nodes!r}")
+        if self.nodes is not None and not self.on_ray:
+            raise ValueError(
+                "nodes applies to engine ray; threads choose with engine graph or direct"
+            )
         reserved = {"experts", "seed"} & set(self.context)
         if reserved:
             raise ValueError(
@@ -94,6 +103,8 @@ class RolloutConfig(EpisodeSettings):
         """How each episode's nodes run, in a thread here or on a Ray actor (see `EngineName`)."""
         if self.engine in ("graph", "direct"):
             return self.engine
+        if self.nodes is not None:
+            return self.nodes
         return "direct" if self.fast else "graph"
 
     @property

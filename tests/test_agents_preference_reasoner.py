@@ -30,7 +30,7 @@ def test_summary_from_the_listed_preferences(monkeypatch) -> None:
 def test_malformed_output_keeps_previous_summary_and_logs(monkeypatch) -> None:
     fake = ScriptedChatModel(script=["not json at all", '{"likes": ["x"'])
     patch_chat_model(monkeypatch, fake)
-    s = state("Hello.", "Hi!", "anything", preferences="Likes comedies.")
+    s = state("Hello.", "Hi!", "Something with spies", preferences="Likes comedies.")
     update = reason_preferences(s, runtime(llm_max_retries=1))
     assert "preferences" not in update
     (record,) = update["fallbacks"]
@@ -48,10 +48,21 @@ def test_retry_after_malformed_output_succeeds(monkeypatch) -> None:
 
 
 def test_empty_lists_keep_what_is_known(monkeypatch) -> None:
-    patch_chat_model(monkeypatch, ScriptedChatModel(default={"likes": [], "dislikes": []}))
-    assert reason_preferences(state("Hello."), runtime()) == {"preferences": ""}
-    update = reason_preferences(state("Hello.", "Hi", "ok", preferences="Likes horror."), runtime())
-    assert update == {"preferences": "Likes horror."}
+    fake = ScriptedChatModel(default={"likes": [], "dislikes": []})
+    patch_chat_model(monkeypatch, fake)
+    assert reason_preferences(state("Watching with my kids."), runtime()) == {"preferences": ""}
+    s = state("Hello.", "Hi", "My kids are here", preferences="Likes horror.")
+    assert reason_preferences(s, runtime()) == {"preferences": "Likes horror."}
+    assert len(fake.prompts) == 2
+
+
+def test_greetings_alone_are_not_sent_to_the_model(monkeypatch) -> None:
+    fake = ScriptedChatModel(script=[])  # any call would fail the test
+    patch_chat_model(monkeypatch, fake)
+    for words in (["Hello."], ["hi, how are you?"], ["Hello", "Hi there!", "good, thanks"]):
+        s = state(*words, preferences="Likes horror.")
+        assert reason_preferences(s, runtime()) == {"preferences": "Likes horror."}
+    assert fake.prompts == []
 
 
 def test_new_items_merge_with_the_earlier_summary_and_negations_become_dislikes(

@@ -192,3 +192,16 @@ def test_every_entry_point_defaults_to_the_committed_planner(tmp_path: Path) -> 
     assert context_overrides("sft")["planner_checkpoint"] == str(DEFAULT_PLANNER_DIR)
     assert config.recommender_context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
     assert Context().planner_checkpoint == str(DEFAULT_PLANNER_DIR)
+
+
+def test_each_episode_engine_is_resolved_from_the_run_settings(tmp_path: Path) -> None:
+    fast = fast_config(tmp_path)
+    assert fast.engine is None and fast.rollout_context().engine == "direct"
+    assert fast_config(tmp_path, seeker="llm").rollout_context().engine == "graph"
+    assert fast_config(tmp_path, engine="graph").rollout_context().engine == "graph"
+    assert fast_config(tmp_path, engine="ray").episode_engine == "direct"
+    assert fast_config(tmp_path, engine="ray", nodes="graph").episode_engine == "graph"
+    with pytest.raises(ValueError, match="nodes applies to engine ray"):
+        fast_config(tmp_path, nodes="graph")
+    with pytest.raises(ValueError, match="nodes must be graph or direct"):
+        fast_config(tmp_path, engine="ray", nodes="loop")

@@ -90,6 +90,13 @@ def rollout(
             "direct for the LLM-free fast mode and graph otherwise."
         ),
     ] = None,
+    nodes: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray, how each episode's nodes run on the actors: graph or "
+            "direct (default: direct in the fast mode, graph otherwise)."
+        ),
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Ray actors playing episodes (--engine ray).")
     ] = 2,
@@ -160,6 +167,7 @@ def rollout(
             end_on=end_on,  # type: ignore[arg-type]  # validated by RolloutContext
             rewarder_samples=rewarder_samples,
             engine=engine,  # type: ignore[arg-type]  # checked above
+            nodes=nodes,  # type: ignore[arg-type]  # checked by RolloutConfig
             workers=workers,
             ray_address=ray_address,
             base_urls=fleet,
