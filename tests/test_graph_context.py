@@ -11,7 +11,7 @@ def test_roles_inherit_the_global_backend_unless_overridden() -> None:
     context = Context(base_url="http://127.0.0.1:9/v1", model="m", actor_model="big", seed=5)
     actor, reasoner = context.llm("actor"), context.llm("reasoner")
     assert (actor.model, actor.base_url, actor.temperature) == ("big", "http://127.0.0.1:9/v1", 0.7)
-    assert (reasoner.model, reasoner.temperature, reasoner.max_tokens) == ("m", 0.0, 192)
+    assert (reasoner.model, reasoner.temperature, reasoner.max_tokens) == ("m", 0.0, 320)
     assert actor.seed == 5 and actor.structured_method == "json_mode"
     assert {context.llm(role).model for role in LLM_ROLES} == {"m", "big"}
     with pytest.raises(ContextError, match="unknown LLM role"):
