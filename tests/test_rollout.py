@@ -158,7 +158,8 @@ def _flaky_model(fail_on: set[int]) -> ScriptedChatModel:
 def test_llm_failure_is_logged_as_a_failed_episode_and_the_batch_goes_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str
 ) -> None:
-    # Turn 0 of episode 0 makes two calls (Reasoner, Actor); the third call (turn 1) fails.
+    # Turn 0 of episode 0 makes one call (the Actor: the seeker has only greeted), turn 1 two
+    # (Reasoner, Actor); the third call, in turn 1, fails.
     patch_chat_model(monkeypatch, _flaky_model({3}))
     config = fast_config(
         tmp_path / "run",

@@ -163,8 +163,9 @@ def test_resume_plays_failed_episodes_again_and_keeps_the_failed_attempts(
 ) -> None:
     run = tmp_path / "run"
     episodes_path, failed_path = run / "episodes.jsonl", run / "failed.jsonl"
-    # Two calls per turn: the first episode fails at once, the third after one turn.
-    patch_chat_model(monkeypatch, _model(lambda n: n in (1, 8)))
+    # The first turn makes one call (the Actor: the seeker has only greeted), later turns two
+    # (Reasoner, Actor): the first episode fails at once, the third after one turn.
+    patch_chat_model(monkeypatch, _model(lambda n: n in (1, 6)))
     first = run_rollouts(_llm_config(run), progress=False)
     before = _by_id(episodes_path)
     failed = {i for i, e in before.items() if e.status == "failed"}
