@@ -80,8 +80,9 @@ def rl(
     engine: Annotated[
         str,
         typer.Option(
-            help="Where each update's rollouts run: graph (threads of this process) or ray (a "
-            "pool of --workers Ray actors; the new weights reach them once per update)."
+            help="Where each update's rollouts run: graph (threads of this process; the fast "
+            "mode's episodes go through the step engine) or ray (a pool of --workers Ray "
+            "actors; the new weights reach them once per update)."
         ),
     ] = "graph",
     workers: Annotated[int, typer.Option(min=1, help="Ray actors (--engine ray).")] = 2,
