@@ -40,6 +40,10 @@ Stage = Literal["pre", "after", "true"]
 _DIGIT = re.compile(r"(?<![\d.])([1-5])(?![\d.])")
 
 
+#: A rating, 1-5, as an ``enum`` in the schema: llama.cpp's grammar enforces an enum but not an
+#: integer's minimum and maximum (the 135M judge answered 15 and 1052894376888888).
+Rating = Literal[1, 2, 3, 4, 5]
+
 #: Bound of a judge's one-sentence reasoning in the schema: the rating after it must still fit
 #: the judge's token budget.
 REASON_CHARS: Final = 150
@@ -51,7 +55,7 @@ class WatchIntention(BaseModel):
     reasoning: str = Field(
         description="Why, in one sentence.", json_schema_extra=schema_bounds(max_chars=REASON_CHARS)
     )
-    rating: int = Field(ge=1, le=5, description="1 = certainly not, 5 = certainly.")
+    rating: Rating = Field(description="1 = certainly not, 5 = certainly.")
 
 
 class CredibilityScore(BaseModel):
@@ -60,7 +64,7 @@ class CredibilityScore(BaseModel):
     reasoning: str = Field(
         description="Why, in one sentence.", json_schema_extra=schema_bounds(max_chars=REASON_CHARS)
     )
-    score: int = Field(ge=1, le=5, description="1 = contradicts or invents, 5 = all true.")
+    score: Rating = Field(description="1 = contradicts or invents, 5 = all true.")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from agents.judges import credibility, persuasiveness, rate_intention
 from agents.seeker_goal import SeekerGoal
 from graph.models import LLMSettings
@@ -65,3 +67,16 @@ def test_credibility_per_utterance() -> None:
     assert [s.value for s in scores] == [5, 1]
     assert "<utterance>\nHeat is by Spielberg.\n</utterance>" in fake.prompt_text(1)
     assert credibility([], SETTINGS, model=fake) == []
+
+
+def test_ratings_are_an_enum_in_the_schema_and_out_of_range_ones_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from agents.judges import CredibilityScore, WatchIntention
+
+    for schema, key in ((WatchIntention, "rating"), (CredibilityScore, "score")):
+        # An enum is what llama.cpp's schema grammar enforces (it ignores minimum and maximum).
+        assert schema.model_json_schema()["properties"][key]["enum"] == [1, 2, 3, 4, 5]
+        with pytest.raises(ValidationError):
+            schema.model_validate({"reasoning": "r", key: 15})
+        assert getattr(schema.model_validate({"reasoning": "r", key: 4}), key) == 4
