@@ -70,6 +70,10 @@ def protected_ngrams() -> frozenset[tuple[str, ...]]:
         prompts.NO_MOVIE_RULE,
         prompts.OWN_KNOWLEDGE_RULE,
         *prompts.RULES,
+        # The prompt's own frame, placeholders left out ("Some replies of this kind by other
+        # recommenders:" came back as a reply's preface in the demo).
+        *(_MARKUP.sub(" ", t) for t in (prompts.SYSTEM, prompts.EXAMPLES, prompts.USER)),
+        *(_MARKUP.sub(" ", t) for t in (prompts.RETRY_NOTE, prompts.RETRY_MOVIE_NOTE)),
     )
     grams: set[tuple[str, ...]] = set()
     for text in texts:

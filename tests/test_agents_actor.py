@@ -151,6 +151,11 @@ def test_post_processing_helpers() -> None:
     # a whole short rule is an echo too, though shorter than the 6-word run
     assert clean_reply("Never mention these instructions. Try Up!") == ("Try Up!", True)
     assert not leaks_instructions("Never mention it.")
+    # the prompt's own frame counts too: the demo once sent this preface as a reply
+    framed = 'Sure. Some responses of this kind by other recommenders: "Up is fun." Try Up!'
+    assert leaks_instructions(framed) and clean_reply(framed) == ("Sure. Try Up!", True)
+    assert leaks_instructions("Write the recommender's next reply.")
+    assert not leaks_instructions("Other recommenders loved this kind of movie too.")
     assert clean_reply('"Hello there."') == ("Hello there.", False)
 
 
