@@ -4,7 +4,10 @@ Each row is one labelled recommender utterance (the completion) under its strate
 tuned format's input (`agents.actor_format`) built from what came before it: the preferences the
 rule extractor reads in the preceding turns, the movie the utterance names (else the latest movie
 named in the shown turns, else none) with its record facts, and the last turns. Rows are drawn
-deterministically, the same number per strategy, so rare strategies are learnt too.
+deterministically, the same number per strategy, so rare strategies are learnt too. Under the
+strategies about the movie (`prompts.actor.MOVIE_STRATEGIES`) a row is kept only when the human
+utterance names the movie it talks about: the Actor is asked to name the movie there, and rows
+that only allude to it taught the tuned model to leave it out.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,6 +55,8 @@ class ActorExample:
     system: str
     user: str
     reply: str
+    #: Whether the reply itself names `movie` (else the movie is the one under discussion).
+    reply_names_movie: bool = False
 
     def chat_row(self) -> dict[str, Any]:
         """Return the row in TRL's conversational prompt-completion format."""
@@ -83,15 +89,19 @@ def candidate_utterances(
 
 
 def choose_utterances(
-    dialogs: Sequence[InspiredDialog], per_strategy: int, seed: int
+    dialogs: Sequence[InspiredDialog],
+    per_strategy: int,
+    seed: int,
+    usable: Callable[[InspiredDialog, int], bool] = lambda dialog, index: True,
 ) -> list[tuple[InspiredDialog, int]]:
-    """Up to `per_strategy` utterances of each strategy, drawn with `seed`, shuffled together."""
+    """Up to `per_strategy` `usable` utterances of each strategy, drawn with `seed`, shuffled."""
     rng = random.Random(seed)
     chosen: list[tuple[InspiredDialog, int]] = []
     by_strategy = candidate_utterances(dialogs)
     for strategy in STRATEGIES:
         pool = by_strategy.get(strategy, [])
-        chosen += rng.sample(pool, min(per_strategy, len(pool)))
+        order = rng.sample(pool, len(pool))
+        chosen += islice((pick for pick in order if usable(*pick)), per_strategy)
     rng.shuffle(chosen)
     return chosen
 
@@ -125,6 +135,7 @@ def build_example(
     )
     target = dialog.utterances[index]
     named = movies_named(target.text, find_titles)
+    names_movie = bool(named)
     if not named:  # the movie under discussion: the latest one the recommender named lately
         for _, _, recommended in reversed(turns[-prompts.TUNED_TURNS :]):
             if recommended:
@@ -147,21 +158,34 @@ def build_example(
         system,
         user,
         reply,
+        names_movie,
     )
+
+
+def names_its_movie(example: ActorExample) -> bool:
+    """Tell whether a row may train: under a movie strategy, only if the reply names the movie."""
+    return example.strategy not in prompts.MOVIE_STRATEGIES or example.reply_names_movie
 
 
 def actor_examples(
     split: Split = "train", per_strategy: int = 60, seed: int = 0
 ) -> list[ActorExample]:
-    """Build the rows of `split`: `per_strategy` utterances per strategy, chosen with `seed`."""
+    """Build the rows of `split`: up to `per_strategy` usable utterances per strategy (`seed`)."""
     from retrieval.titles import get_title_matcher  # lazy: loads the title index
 
     matcher = get_title_matcher()
-    dialogs = load_inspired(split)
-    return [
-        build_example(dialog, index, matcher.find_in_text)
-        for dialog, index in choose_utterances(dialogs, per_strategy, seed)
-    ]
+    built: dict[tuple[str, int], ActorExample] = {}
+
+    def example(dialog: InspiredDialog, index: int) -> ActorExample:
+        key = (dialog.dialog_id, index)
+        if key not in built:
+            built[key] = build_example(dialog, index, matcher.find_in_text)
+        return built[key]
+
+    picks = choose_utterances(
+        load_inspired(split), per_strategy, seed, lambda d, i: names_its_movie(example(d, i))
+    )
+    return [example(dialog, index) for dialog, index in picks]
 
 
 def write_examples(examples: Sequence[ActorExample], path: Path) -> None:

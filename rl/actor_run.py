@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-from rl.actor_data import actor_examples, write_examples
-from rl.actor_tune import ActorTuneConfig, train_actor_lora
+from rl.actor_data import ActorExample, actor_examples, write_examples
+from rl.actor_tune import ActorTuneConfig, steps_for, train_actor_lora
 from rso.paths import DEFAULT_ACTOR_ADAPTER, DEFAULT_ACTOR_ADAPTER_DIR, cache_dir
 
 #: File name of the shipped adapter inside the output directory.
@@ -35,6 +35,11 @@ class ActorRunPaths:
     def default(cls, work_dir: Path | None, output: Path | None) -> ActorRunPaths:
         """Defaults: .cache/actor-tune and models/actor-lora."""
         return cls(work_dir or cache_dir() / "actor-tune", output or DEFAULT_ACTOR_ADAPTER_DIR)
+
+    @property
+    def rows(self) -> Path:
+        """The training rows (``rl.actor_data.write_examples``)."""
+        return self.work_dir / "rows.jsonl"
 
     @property
     def curve(self) -> Path:
@@ -99,14 +104,29 @@ def _write_card(paths: ActorRunPaths, card: dict[str, Any]) -> None:
     (paths.output / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
+def write_rows(paths: ActorRunPaths, per_strategy: int, seed: int) -> list[ActorExample]:
+    """Build the training rows and write them to the work directory's ``rows.jsonl``."""
+    examples = actor_examples("train", per_strategy, seed)
+    write_examples(examples, paths.rows)
+    return examples
+
+
 def run_actor_tuning(
-    paths: ActorRunPaths, config: ActorTuneConfig, per_strategy: int, resume: bool = False
+    paths: ActorRunPaths,
+    config: ActorTuneConfig,
+    per_strategy: int,
+    resume: bool = False,
+    epochs: float | None = None,
 ) -> dict[str, Any]:
-    """Build the rows, train, export the adapter GGUF and its card; returns the card."""
+    """Build the rows, train, export the adapter GGUF and its card; returns the card.
+
+    `epochs`, when given, sets the steps: that many passes over the rows.
+    """
     from graph.llm_server import find_smollm2_gguf
 
-    examples = actor_examples("train", per_strategy, config.seed)
-    write_examples(examples, paths.work_dir / "rows.jsonl")
+    examples = write_rows(paths, per_strategy, config.seed)
+    if epochs is not None:
+        config = replace(config, max_steps=steps_for(len(examples), config.batch_size, epochs))
     summary = train_actor_lora(examples, find_smollm2_gguf(), paths.work_dir, config, resume)
     _export(paths.work_dir / "adapter", paths)
     card = _card(paths, config, per_strategy, len(examples), summary["steps"])
@@ -117,12 +137,28 @@ def run_actor_tuning(
 def export_latest(
     paths: ActorRunPaths, config: ActorTuneConfig, per_strategy: int
 ) -> dict[str, Any]:
-    """Export the latest checkpoint of an unfinished (or finished) run; returns the card."""
+    """Export a finished run's adapter (with its own settings), else the latest checkpoint.
+
+    A finished run (``summary.json`` beside ``adapter/``) may have trained elsewhere, from the
+    rows file alone (``rl.actor_tune_rows``); its card takes the settings it ran with.
+    """
+    summary_path = paths.work_dir / "summary.json"
+    finished = paths.work_dir / "adapter"
+    if summary_path.is_file() and (finished / "adapter_model.safetensors").is_file():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        ran = summary["config"] | {"target_modules": tuple(summary["config"]["target_modules"])}
+        _export(finished, paths)
+        card = _card(paths, ActorTuneConfig(**ran), per_strategy, summary["examples"],
+                     summary["steps"])  # fmt: skip
+        _write_card(paths, card)
+        return card
     checkpoint = latest_checkpoint(paths.work_dir)
     if checkpoint is None:
-        raise FileNotFoundError(f"no checkpoint-* directory in {paths.work_dir / 'checkpoints'}")
+        raise FileNotFoundError(
+            f"no finished adapter and no checkpoint-* directory in {paths.work_dir}"
+        )
     _export(checkpoint, paths)
-    rows = paths.work_dir / "rows.jsonl"
+    rows = paths.rows
     examples = sum(1 for _ in rows.open(encoding="utf-8")) if rows.is_file() else 0
     steps = int(checkpoint.name.split("-")[1])
     card = _card(paths, config, per_strategy, examples, steps) | {"checkpoint": checkpoint.name}

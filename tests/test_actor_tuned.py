@@ -8,7 +8,7 @@ from agents.actor import write_reply
 from agents.actor_format import merge_turns, tuned_prompt
 from graph.context import Context, ContextError
 from prompts.actor import GENERIC_INSTRUCTION, STRATEGY_INSTRUCTIONS, TUNED_TURNS
-from rl.actor_data import build_example, choose_utterances
+from rl.actor_data import ActorExample, build_example, choose_utterances, names_its_movie
 from rso.data.movies import movies_by_id
 from rso.data.records import InspiredDialog, Utterance
 from rso.paths import DEFAULT_ACTOR_ADAPTER
@@ -103,6 +103,26 @@ def test_rows_are_drawn_per_strategy_deterministically() -> None:
     # nothing before the first seeker turn is a row (no context to answer)
     opening = _dialog(("RECOMMENDER", "Hello how are you", "No Strategy"))
     assert choose_utterances([opening], 2, seed=0) == []
+
+
+def test_unusable_rows_are_passed_over_and_the_next_ones_taken() -> None:
+    utterances: list[tuple[str, str, str | None]] = [("SEEKER", "hello there", None)]
+    utterances += [("RECOMMENDER", f"Credibility reply {i}", "Credibility") for i in range(5)]
+    dialogs = [_dialog(*utterances)]
+    odd = choose_utterances(dialogs, 2, seed=0, usable=lambda dialog, index: index % 2 == 1)
+    assert len(odd) == 2 and all(index % 2 == 1 for _, index in odd)
+    assert len(choose_utterances(dialogs, 9, seed=0, usable=lambda d, i: i % 2 == 1)) == 3
+
+
+def _row(strategy: str, names: bool, movie: str | None = "m1") -> ActorExample:
+    return ActorExample("d", 1, strategy, movie, "system", "user", "reply", names)  # type: ignore[arg-type]
+
+
+def test_rows_about_the_movie_are_kept_only_when_the_human_names_it() -> None:
+    assert names_its_movie(_row("Credibility", names=True))
+    assert not names_its_movie(_row("Credibility", names=False))  # only the movie under discussion
+    assert not names_its_movie(_row("Personal Opinion", names=False, movie=None))
+    assert names_its_movie(_row("Opinion Inquiry", names=False))  # not a movie strategy
 
 
 def test_the_adapter_setting_gives_only_the_actor_a_lora_server() -> None:
