@@ -9,7 +9,7 @@ the records into the shares ``rso eval roles`` reports. Each share names its den
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -21,6 +21,10 @@ from rso.strategies import Strategy
 
 #: Version of `RoleRecord`; a report refuses records of another version.
 ROLE_RECORD_VERSION: Final = 1
+
+#: The roles an evaluation can ask ("rewarder": the Rewarder and the intention judge).
+Role = Literal["reasoner", "retriever", "actor", "seeker", "rewarder"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 
 class RoleContext(BaseModel):

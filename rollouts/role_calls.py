@@ -30,7 +30,7 @@ from agents.rule_preferences import default_vocabulary, find_genres, find_people
 from agents.seeker import seeker_reply
 from agents.seeker_acts import SeekerAct, act_score
 from agents.seeker_goal import SeekerGoal
-from evaluation.role_metrics import CallStats, RoleContext, RoleRecord
+from evaluation.role_metrics import ROLES, CallStats, Role, RoleContext, RoleRecord
 from evaluation.strategy_tagger import StrategyTagger
 from graph import models, resources
 from graph.context import Context
@@ -101,8 +101,9 @@ def evaluate_context(
     *,
     rewarder_samples: int = 3,
     seed: int = 0,
+    roles: frozenset[Role] = frozenset(ROLES),
 ) -> RoleRecord:
-    """Run every LLM role on one context and record what each did."""
+    """Run the LLM `roles` on one context and record what each did (the others stay None)."""
     record = RoleRecord(context_id=context.context_id, gold_strategy=context.gold_strategy)
     runtime: Runtime[Context] = Runtime(context=settings)
     seekers = [text for speaker, text in context.turns if speaker == SEEKER]
@@ -111,21 +112,24 @@ def evaluate_context(
         turn=sum(speaker == RECOMMENDER for speaker, _ in context.turns),
         seeker_text=seekers[-1],
     )
-    _reasoner(record, state, runtime, " ".join(seekers))
+    if "reasoner" in roles:
+        _reasoner(record, state, runtime, " ".join(seekers))
     # Fixed inputs of the Retriever and the Actor: the rule experts' summary and movie.
     fixed = replace_fields(state, **rule_experts.reason_preferences_node(state, runtime))
     fixed = replace_fields(
         fixed, **_without_ranking(rule_experts.retrieve_facts_node(fixed, runtime))
     )
-    ranked = _retriever(record, fixed, runtime)
-    _actor(record, fixed, runtime, context, tagger)
-    with observed(record, "seeker"):
-        turns = [*context.turns, (RECOMMENDER, context.human_reply)]
-        reply = seeker_reply(turns, goal_of(context), persona, settings.llm("seeker"))
-    record.seeker_parsed = reply.fallback is None
+    ranked = _retriever(record, fixed, runtime) if "retriever" in roles else fixed.candidates
+    if "actor" in roles:
+        _actor(record, fixed, runtime, context, tagger)
+    if "seeker" in roles:
+        with observed(record, "seeker"):
+            turns = [*context.turns, (RECOMMENDER, context.human_reply)]
+            reply = seeker_reply(turns, goal_of(context), persona, settings.llm("seeker"))
+        record.seeker_parsed = reply.fallback is None
     # The exchanges judged need a movie: the rule experts' choice, else the ranker's first pick.
     movie_id = fixed.chosen_movie or (ranked[0] if ranked else None)
-    if movie_id is not None:
+    if movie_id is not None and "rewarder" in roles:
         _rewarder(record, context, settings, movie_id, rewarder_samples, seed)
         with observed(record, "judge"):
             movie = resources.movies()[movie_id]

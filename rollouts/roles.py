@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from evaluation.role_metrics import RoleRecord, role_contexts, summarise
+from evaluation.role_metrics import ROLES, Role, RoleRecord, role_contexts, summarise
 from evaluation.strategy_tagger import DEFAULT_TAGGER_DIR, load_tagger
 from rso.jsonio import read_json_object, write_json
 
@@ -41,6 +41,13 @@ class RolesConfig:
     tagger: Path = DEFAULT_TAGGER_DIR
     #: Other `Context` settings (base_url, model, temperatures...).
     context: Mapping[str, Any] = field(default_factory=dict)
+    #: The roles asked (`ROLES`); comparing Actor variants needs only the Actor, say.
+    roles: tuple[Role, ...] = ROLES
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.roles) - set(ROLES))
+        if unknown or not self.roles:
+            raise ValueError(f"roles must be some of {', '.join(ROLES)}; got {self.roles}")
 
     def settings(self) -> dict[str, Any]:
         """Return what determines the records (a resumed evaluation must match it)."""
@@ -50,6 +57,7 @@ class RolesConfig:
         # The number of contexts is left out: a larger evaluation extends a smaller one.
         return {
             "seed": self.seed,
+            "roles": sorted(self.roles),
             "rewarder_samples": self.rewarder_samples,
             "tagger": self.tagger.name,
             "context": public_context(Context.from_env(**self.context, seed=self.seed)),
@@ -111,6 +119,7 @@ def evaluate_roles(
                     personas.get(context.user_id),
                     rewarder_samples=config.rewarder_samples,
                     seed=config.seed,
+                    roles=frozenset(config.roles),
                 )
                 handle.write(record.model_dump_json() + "\n")
                 handle.flush()

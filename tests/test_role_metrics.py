@@ -214,3 +214,32 @@ def test_evaluation_resumes_and_refuses_other_settings(
     assert again["reasoner"] == report["reasoner"]
     with pytest.raises(ValueError, match="other settings"):
         roles.evaluate_roles(roles.RolesConfig(out=tmp_path, contexts=2, seed=1))
+
+
+def test_only_the_roles_asked_are_called(monkeypatch, fixed_inputs) -> None:
+    fake = fake_model()
+    patch_chat_model(monkeypatch, fake)
+    record = evaluate_context(
+        context(),
+        settings(),
+        LabelByWord(),
+        None,
+        roles=frozenset({"actor"}),  # type: ignore[arg-type]
+    )
+    assert set(record.calls) == {"actor"}
+    assert record.actor_label == "Personal Opinion" and record.actor_names_movie is True
+    assert record.reasoner_accepted is None and record.retriever_valid_choice is None
+    assert record.seeker_parsed is None and record.rewarder_samples is None
+    summary = summarise([record])
+    assert summary["actor"]["strategy_adherence"] == {"share": 1.0, "n": 1}
+    assert summary["reasoner"]["accepted"] == {"share": None, "n": 0}
+
+
+def test_the_roles_asked_are_part_of_the_settings(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="roles must be some of"):
+        roles.RolesConfig(out=tmp_path, roles=("actor", "planner"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="roles must be some of"):
+        roles.RolesConfig(out=tmp_path, roles=())
+    actor_only = roles.RolesConfig(out=tmp_path, roles=("actor",)).settings()
+    assert actor_only["roles"] == ["actor"]
+    assert roles.RolesConfig(out=tmp_path).settings()["roles"] == sorted(roles.ROLES)

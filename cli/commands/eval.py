@@ -115,6 +115,19 @@ def roles(
         str | None, typer.Option(help="OpenAI-compatible /v1 URL (default: the embedded model).")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
+    actor_adapter: Annotated[
+        str | None,
+        typer.Option(
+            help="The Actor's LoRA adapter GGUF ('default': models/actor-lora); embedded model."
+        ),
+    ] = None,
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Roles asked, comma-separated: reasoner, retriever, actor, seeker, rewarder "
+            "(the Rewarder and the judge)."
+        ),
+    ] = "reasoner,retriever,actor,seeker,rewarder",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Measure every LLM role on fixed INSPIRED-test contexts (guards, validity, adherence)."""
@@ -124,17 +137,19 @@ def roles(
     from rollouts.roles import REPORT_FILE, RolesConfig, evaluate_roles
     from rso import jsonio
 
-    overrides = {k: v for k, v in {"base_url": base_url, "model": model}.items() if v is not None}
-    config = RolesConfig(
-        out=out,
-        contexts=contexts,
-        seed=seed,
-        rewarder_samples=rewarder_samples,
-        end_to_end=end_to_end,
-        cases=cases,
-        context=overrides,
-    )
+    given = {"base_url": base_url, "model": model, "actor_adapter": actor_adapter}
+    overrides = {k: v for k, v in given.items() if v is not None}
     try:
+        config = RolesConfig(
+            out=out,
+            contexts=contexts,
+            seed=seed,
+            rewarder_samples=rewarder_samples,
+            end_to_end=end_to_end,
+            cases=cases,
+            context=overrides,
+            roles=tuple(r.strip() for r in roles.split(",") if r.strip()),  # type: ignore[misc]
+        )
         report = evaluate_roles(config, notify=lambda line: typer.echo(line, err=True))
     except (ContextError, TaggerError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
