@@ -93,6 +93,7 @@ class DefaultInputs:
 def default_inputs() -> DefaultInputs:
     """Load the knowledge base, the movie index and the title matcher (each cached)."""
     from retrieval.index import get_movie_index
+    from retrieval.onnx_embedding import query_embedder
     from retrieval.titles import get_title_matcher
     from rso.data.movies import load_movies
 
@@ -100,7 +101,7 @@ def default_inputs() -> DefaultInputs:
     return DefaultInputs(
         load_movies(),
         index.document_vectors(),
-        index.embedder,
+        query_embedder(index.embedder),
         get_title_matcher(),
         input_fingerprint(data_files(), index.fingerprint),
     )

@@ -57,6 +57,12 @@ EMBEDDING_PRECISION: Final = Variable(
     "auto",
     "Encoder precision: auto (bfloat16 where the CPU has it), float32 or bfloat16.",
 )
+EMBEDDING_RUNTIME: Final = Variable(
+    "RSO_EMBEDDING_RUNTIME",
+    "auto",
+    "Runtime of the ranker's query encoder: auto (ONNX Runtime for a float32 CPU encoder when "
+    "installed), torch or onnx.",
+)
 FAISS_THREADS: Final = Variable(
     "RSO_FAISS_THREADS", "auto", "OpenMP threads of one FAISS search (auto: by batch size)."
 )
@@ -89,6 +95,7 @@ PROCESS_VARIABLES: Final[tuple[Variable, ...]] = (
     EMBEDDING_BATCH_SIZE,
     EMBEDDING_DEVICE,
     EMBEDDING_PRECISION,
+    EMBEDDING_RUNTIME,
     FAISS_THREADS,
     EMBEDDED_GGUF,
     PLANNER_BACKBONE,
