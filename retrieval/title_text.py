@@ -124,7 +124,10 @@ def reads_as_title(
     after = text[window[-1].end :].lstrip()
     if before and after and before[-1] in _OPENING_QUOTES and after[0] in _CLOSING_QUOTES:
         return True
-    if pattern.title_case and not all(t.raw[0].isupper() or not t.raw[0].isalpha() for t in window):
+    capitalised = all(t.raw[0].isupper() or not t.raw[0].isalpha() for t in window)
+    if pattern.title_case and not capitalised and not (lenient and len(pattern.words) > 1):
+        # Among the candidates a reply may name, a title of several words counts in any case
+        # ("the proposal is about..."): small models often lower-case what they copy.
         return False
     if len(pattern.words) > 1:
         return True

@@ -150,6 +150,10 @@ def test_find_in_text_with_candidates(matcher: TitleMatcher) -> None:
     assert matcher.find_in_text("Up is a lovely film.", candidates=["up"]) == []
     assert matcher.find_in_text("Heat is a classic.", candidates=["heat"]) == ["heat"]
     assert matcher.find_in_text("Star Wars is a must.", candidates=["sw4"]) == ["sw4"]
+    # ...and a two-word title in any case (small models lower-case what they copy).
+    lowered = "The police academy is about recruits."
+    assert matcher.find_in_text(lowered, candidates=["police"]) == ["police"]
+    assert matcher.find_in_text(lowered) == []
     typo = "Try Harry Potter and the Sorceror's Stone tonight."
     assert matcher.find_in_text(typo, candidates=["hp1", "heat"]) == ["hp1"]
     assert matcher.find_in_text(typo) == []
