@@ -151,13 +151,20 @@ def test_rl_rollouts_on_ray_carry_the_policy_version_and_match_the_local_engine(
                 assert turn.probs == pytest.approx(other.probs, abs=1e-5)
 
 
-def test_a_killed_driver_is_resumed_by_the_local_engine(
-    tmp_path: Path, reference: dict[str, EpisodeRecord], local_ray: str
-) -> None:
+#: Episodes of the killed run: five calls of 16, so the kill lands between two of them even
+#: when the machine is busy (30 episodes are two calls, which can both land between two polls).
+KILLED_EPISODES = 80
+
+
+def test_a_killed_driver_is_resumed_by_the_local_engine(tmp_path: Path, local_ray: str) -> None:
     ray_engine.stop_pool()  # the driver below needs the cluster's 2 CPUs for its own actors
+    settings = {**FAST, "episodes": KILLED_EPISODES}
+    local = tmp_path / "local"
+    run_rollouts(RolloutConfig(out=local, concurrency=2, **settings), progress=False)
+    reference = by_id(local)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "cli.main", "rollout", "--out", str(out), "--quiet"]
-    command += ["--planner", "uniform", "--max-turns", "4", "--episodes", str(EPISODES)]
+    command += ["--planner", "uniform", "--max-turns", "4", "--episodes", str(KILLED_EPISODES)]
     command += ["--engine", "ray", "--workers", "2", "--concurrency", "1"]
     command += ["--ray-address", local_ray]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -170,11 +177,11 @@ def test_a_killed_driver_is_resumed_by_the_local_engine(
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=30)
     written = lines_in(out / "episodes.jsonl")
-    assert written < EPISODES  # killed mid-run
+    assert written < KILLED_EPISODES  # killed mid-run
     resumed = run_rollouts(
-        RolloutConfig(out=out, concurrency=2, resume=True, **FAST), progress=False
+        RolloutConfig(out=out, concurrency=2, resume=True, **settings), progress=False
     )
-    assert resumed.already_done + resumed.ran == EPISODES and resumed.failed == 0
+    assert resumed.already_done + resumed.ran == KILLED_EPISODES and resumed.failed == 0
     assert by_id(out) == reference
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["history"][-1]["status"] == "running"  # the killed call never finished
