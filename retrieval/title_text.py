@@ -125,15 +125,22 @@ def reads_as_title(
     if before and after and before[-1] in _OPENING_QUOTES and after[0] in _CLOSING_QUOTES:
         return True
     capitalised = all(t.raw[0].isupper() or not t.raw[0].isalpha() for t in window)
-    if pattern.title_case and not capitalised and not (lenient and len(pattern.words) > 1):
+    with_article = (
+        pattern.needs_article
+        and previous is not None
+        and previous.word in ARTICLES
+        and previous.end == len(before)
+    )
+    several_words = len(pattern.words) > 1 or with_article
+    if pattern.title_case and not capitalised and not (lenient and several_words):
         # Among the candidates a reply may name, a title of several words counts in any case
-        # ("the proposal is about..."): small models often lower-case what they copy.
+        # ("The proposal is about..."): small models often lower-case what they copy.
         return False
     if len(pattern.words) > 1:
         return True
     if pattern.needs_article:
         # "The Thing", "The Help": the article before the capital word marks the title.
-        return previous is not None and previous.word in ARTICLES and previous.end == len(before)
+        return with_article
     sentence_start = not before or before[-1] in _SENTENCE_END
     if pattern.weak:
         # "It was great" vs "I loved It": only a mid-sentence capital counts, among candidates.

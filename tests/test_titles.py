@@ -154,6 +154,8 @@ def test_find_in_text_with_candidates(matcher: TitleMatcher) -> None:
     lowered = "The police academy is about recruits."
     assert matcher.find_in_text(lowered, candidates=["police"]) == ["police"]
     assert matcher.find_in_text(lowered) == []
+    assert matcher.find_in_text("The help is a drama.", candidates=["help"]) == ["help"]
+    assert matcher.find_in_text("I need help tonight.", candidates=["help"]) == []  # no article
     typo = "Try Harry Potter and the Sorceror's Stone tonight."
     assert matcher.find_in_text(typo, candidates=["hp1", "heat"]) == ["hp1"]
     assert matcher.find_in_text(typo) == []

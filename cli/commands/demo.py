@@ -1,19 +1,25 @@
 """``rso demo``: the main job on the embedded defaults, end to end, in a few minutes on a CPU.
 
 1. checks the processed datasets; 2. loads (or builds) the movie index and runs a sample search;
-3. holds a scripted 3-turn conversation with the recommender (embedded SmolLM2, SFT Planner),
-printing each turn's strategy and recommendation; 4. runs a small batch of simulated episodes
-(act-level seeker, embedded LLM experts) and prints the evaluation table.
+3. holds a scripted 3-turn conversation with the recommender (embedded SmolLM2 with the tuned
+Actor's adapter, SFT Planner), printing each turn's strategy and recommendation; 4. runs a small
+batch of simulated episodes (act-level seeker, embedded LLM experts) and prints the evaluation
+table.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from graph.context import Context
 
 #: What the scripted seeker says, turn by turn.
 SCRIPT: tuple[str, ...] = (
@@ -51,6 +57,28 @@ def taste_verdict(recommended: list[str], seed: int) -> str:
     return f"seed {seed}: no movie fitting the taste ({taste}) was recommended in these turns"
 
 
+def demo_adapter(choice: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the Actor adapter the demo asks for, None to leave the run's own setting.
+
+    That is `choice`, unless it is 'none', ``RSO_ACTOR_ADAPTER`` is set, or the Actor is served.
+    """
+    environ = os.environ if environ is None else environ
+    served = environ.get("RSO_BASE_URL") or environ.get("RSO_ACTOR_BASE_URL")
+    if choice == "none" or served or environ.get("RSO_ACTOR_ADAPTER"):
+        return None
+    return choice
+
+
+def actor_line(context: Context) -> str:
+    """Say whether the Actor runs tuned (which adapter) or on the untuned prompt."""
+    if context.actor_adapter is None:
+        return "Actor: the untuned prompt (few-shot examples per strategy)."
+    return (
+        f"Actor: the tuned LoRA adapter ({context.actor_adapter}); "
+        "--actor-adapter none for the untuned prompt."
+    )
+
+
 def demo_command(
     episodes: Annotated[
         int, typer.Option(help="Simulated episodes in the batch (0 skips it).")
@@ -60,6 +88,14 @@ def demo_command(
         Path, typer.Option(help="Run directory of the batch (replaced on every demo).")
     ] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the Planner and the simulation.")] = 0,
+    actor_adapter: Annotated[
+        str,
+        typer.Option(
+            help="The Actor's LoRA adapter on the embedded model: 'default' (the shipped tuned "
+            "Actor), a GGUF path, or 'none' (the untuned prompt). Not used when the Actor is "
+            "served (RSO_BASE_URL / RSO_ACTOR_BASE_URL); RSO_ACTOR_ADAPTER wins when set."
+        ),
+    ] = "default",
 ) -> None:
     """Run the main job on the embedded defaults: data, index, a 3-turn chat, a small batch."""
     import shutil
@@ -95,8 +131,10 @@ def demo_command(
     _done(started)
 
     started = _step("3/4 a scripted conversation with the recommender (embedded SmolLM2-135M)")
-    context = chat_context(seed=seed)
+    adapter = demo_adapter(actor_adapter)
+    context = chat_context(seed=seed, **({"actor_adapter": adapter} if adapter else {}))
     typer.echo(f"   {planner_line(context)}")
+    typer.echo(f"   {actor_line(context)}")
     thread_id = f"demo-{uuid.uuid4().hex[:8]}"
     recommended: list[str] = []
     with open_session_graph(None) as session:
@@ -128,6 +166,7 @@ def demo_command(
         concurrency=1,
         seed=seed,
         max_turns=max_turns,
+        context={"actor_adapter": context.actor_adapter} if context.actor_adapter else {},
     )
     summary = run_rollouts(config, progress=True)
     metrics = evaluate_run(out, out, name="demo", max_turns=max_turns)
