@@ -157,7 +157,8 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Return `texts` as a list; a single string or a non-string item is an `EmbeddingError`."""
     if isinstance(texts, str):
         raise EmbeddingError("embed() takes a sequence of texts, not a single string")
     checked = list(texts)
@@ -263,7 +264,7 @@ class SentenceEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts in batches as an ``(n, dimension)`` float32 array of unit-length rows."""
-        checked = _check_texts(texts)
+        checked = check_texts(texts)
         if not checked:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self._load()

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, get_args
 
 import numpy as np
 
-from retrieval.embedding import EmbeddingError, SentenceEmbedder, l2_normalize
+from retrieval.embedding import EmbeddingError, SentenceEmbedder, check_texts, l2_normalize
 from rso import env
 from rso.paths import cache_dir
 
@@ -152,9 +152,7 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts as an ``(n, dimension)`` float32 array of unit-length rows."""
-        checked = list(texts)
-        if any(not isinstance(t, str) for t in checked):
-            raise EmbeddingError("texts to embed must be strings")
+        checked = check_texts(texts)
         if not checked:
             return np.zeros((0, self.dimension), dtype=np.float32)
         session, tokenizer = self._load()

@@ -16,14 +16,17 @@ def test_the_verdict_names_a_recommended_movie_of_a_wanted_genre(world) -> None:
 
 
 def test_the_demo_runs_the_tuned_actor_unless_told_or_served() -> None:
-    from cli.commands.demo import actor_line, demo_adapter
+    from cli.commands.demo import actor_line, with_demo_adapter
     from graph.context import Context
 
-    assert demo_adapter("default", {}) == "default"
-    assert demo_adapter("/tmp/a.gguf", {}) == "/tmp/a.gguf"
-    assert demo_adapter("none", {}) is None
-    assert demo_adapter("default", {"RSO_ACTOR_ADAPTER": "/x.gguf"}) is None  # the env stands
-    assert demo_adapter("default", {"RSO_BASE_URL": "http://h/v1"}) is None  # a served Actor
-    assert demo_adapter("default", {"RSO_ACTOR_BASE_URL": "http://h/v1"}) is None
+    def adapter(choice: str, **settings: str) -> str | None:
+        return with_demo_adapter(Context(**settings), choice).actor_adapter
+
+    assert adapter("default") == "default"
+    assert adapter("/tmp/a.gguf") == "/tmp/a.gguf"
+    assert adapter("none") is None
+    assert adapter("default", actor_adapter="/x.gguf") == "/x.gguf"  # the run's setting stands
+    assert adapter("default", base_url="http://h/v1") is None  # a served Actor
+    assert adapter("default", actor_base_url="http://h/v1") is None
     assert "tuned LoRA adapter (default)" in actor_line(Context(actor_adapter="default"))
     assert "untuned prompt" in actor_line(Context())

@@ -9,10 +9,9 @@ table.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -57,16 +56,16 @@ def taste_verdict(recommended: list[str], seed: int) -> str:
     return f"seed {seed}: no movie fitting the taste ({taste}) was recommended in these turns"
 
 
-def demo_adapter(choice: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the Actor adapter the demo asks for, None to leave the run's own setting.
+def with_demo_adapter(context: Context, choice: str) -> Context:
+    """Return `context` with the Actor adapter `choice` ('none': untuned).
 
-    That is `choice`, unless it is 'none', ``RSO_ACTOR_ADAPTER`` is set, or the Actor is served.
+    The run's own setting stands where it has one: an adapter already set (``RSO_ACTOR_ADAPTER``)
+    or a served Actor (``RSO_BASE_URL`` / ``RSO_ACTOR_BASE_URL``), which no adapter fits.
     """
-    environ = os.environ if environ is None else environ
-    served = environ.get("RSO_BASE_URL") or environ.get("RSO_ACTOR_BASE_URL")
-    if choice == "none" or served or environ.get("RSO_ACTOR_ADAPTER"):
-        return None
-    return choice
+    served = context.base_url or context.actor_base_url
+    if choice == "none" or served or context.actor_adapter is not None:
+        return context
+    return replace(context, actor_adapter=choice)
 
 
 def actor_line(context: Context) -> str:
@@ -131,8 +130,7 @@ def demo_command(
     _done(started)
 
     started = _step("3/4 a scripted conversation with the recommender (embedded SmolLM2-135M)")
-    adapter = demo_adapter(actor_adapter)
-    context = chat_context(seed=seed, **({"actor_adapter": adapter} if adapter else {}))
+    context = with_demo_adapter(chat_context(seed=seed), actor_adapter)
     typer.echo(f"   {planner_line(context)}")
     typer.echo(f"   {actor_line(context)}")
     thread_id = f"demo-{uuid.uuid4().hex[:8]}"
