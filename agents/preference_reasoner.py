@@ -3,10 +3,13 @@
 The LLM lists what the seeker likes and dislikes, in the seeker's own words (a task a small model
 does far better than writing a free summary). Every item must be grounded: its distinctive words
 occur in what the seeker said, so an item the model invented or copied from the prompt's examples
-is dropped. A liked item the seeker negated ("I do not really like musicals") becomes a dislike.
-The lists are merged with the earlier summary's, since preferences once stated do not vanish when
-a small model forgets them, and written as one sentence: "Likes comedies, Tom Hanks; dislikes
-gore."
+is dropped (`agents.preference_grounding`). A seeker who said only small talk has stated no
+preference yet: the model is not asked, and no preference is known. When not one listed item is
+the seeker's, the model is asked once more, its answers limited to the genres, people and titles
+the seeker named (in the schema, which a constraining server enforces, and in the prompt). A
+liked item the seeker negated ("I do not really like musicals") becomes a dislike. The lists are
+merged with the earlier summary's, since preferences once stated do not vanish when a small model
+forgets them, and written as one sentence: "Likes comedies, Tom Hanks; dislikes gore."
 """
 
 from __future__ import annotations
@@ -14,20 +17,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, Final
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue, create_model
+from pydantic.config import JsonDict
 
+from agents.preference_grounding import grounded_items, item_words, named_phrases
 from agents.rule_preferences import is_negated
 from graph import models
 from graph.constrained import schema_bounds
 from graph.context import Context, context_from
 from graph.routing import REASON_PREFERENCES
 from graph.state import FallbackRecord, State
-from graph.utils import clip_text, content_words, dialogue_turns, fallback
+from graph.utils import clip_text, dialogue_turns, fallback
 from prompts import preference_reasoner as prompts
 from rso.dialogue import SEEKER
 
@@ -39,48 +44,11 @@ MAX_SUMMARY_CHARS = 400
 MAX_ITEMS = 8
 #: Characters of the seeker's words shown to the model (the end of the dialogue matters most).
 MAX_SEEKER_CHARS = 800
-#: Words of small talk that never make an item a preference (stems, as `content_words` cuts them).
-SMALL_TALK = frozenset(
-    word[:5]
-    for word in (
-        "good",
-        "great",
-        "thanks",
-        "thank",
-        "hello",
-        "fine",
-        "sure",
-        "okay",
-        "yeah",
-        "nice",
-        "cool",
-        "tonight",
-        "weekend",
-        "something",
-        "anything",
-        "recommend",
-        "recommendation",
-        "doing",
-        "pretty",
-        "trailer",
-        "trailers",
-        "going",
-    )
-)
-
-
-#: Three-letter words that are no taste ("war", "fun" and "spy" are).
-SHORT_FILLER = frozenset(
-    (  # noqa: SIM905 (a word list reads better as text)
-        "the and but for not you are any all was one who how why can now too yes its "
-        "his her him she had has see saw get got out off our day let may way new old big"
-    ).split()
-)
-
-
 #: Bounds of each list in the answer's schema: within the Reasoner's token budget.
 MAX_ANSWER_ITEMS: Final = 6
 MAX_ITEM_CHARS: Final = 40
+#: Longest phrase the second ask allows (as JSON): with its quotes, within an item's bound.
+MAX_NAMED_CHARS: Final = MAX_ITEM_CHARS - 2
 
 
 class PreferenceLists(BaseModel):
@@ -98,43 +66,43 @@ class PreferenceLists(BaseModel):
     )
 
 
-def preference_messages(seeker_words: str, examples: bool = True) -> list[BaseMessage]:
-    """Return the prompt: instruction, the worked examples as earlier turns, the seeker's words."""
+def preference_messages(
+    seeker_words: str, examples: bool = True, named: Sequence[str] = ()
+) -> list[BaseMessage]:
+    """Return the prompt: instruction, the worked examples as earlier turns, the seeker's words.
+
+    With `named`, the seeker's words are followed by the phrases the answer may list.
+    """
     messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM)]
     for words, answer in prompts.EXAMPLES if examples else ():
         messages += [
             HumanMessage(prompts.USER.format(seeker_words=words)),
             AIMessage(json.dumps(answer)),
         ]
-    messages.append(HumanMessage(prompts.USER.format(seeker_words=seeker_words)))
+    user = prompts.USER.format(seeker_words=seeker_words)
+    if named:
+        user += "\n" + prompts.NAMED.format(phrases="; ".join(named))
+    messages.append(HumanMessage(user))
     return messages
 
 
-_ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+def named_lists(named: Sequence[str]) -> type[PreferenceLists]:
+    """Return `PreferenceLists` whose items can only be the `named` phrases (or none).
 
-
-def item_words(text: str) -> set[str]:
-    """Distinctive words of a preference item: as `content_words`, keeping "sci-fi" and "war"."""
-    short = {
-        word
-        for word in _ITEM_WORD.findall(text.casefold())
-        if ("-" in word or len(word) == 3) and word not in SHORT_FILLER
-    }
-    return (content_words(text) | short) - SMALL_TALK
-
-
-def grounded_items(items: Iterable[str], said: str) -> list[str]:
-    """Keep the items whose distinctive words all occur in `said` (not small talk), deduplicated."""
-    source = item_words(said)
-    kept: list[str] = []
-    seen: set[str] = set()
-    for item in items:
-        text = " ".join(str(item).split()).strip(" .,;:!?\"'")
-        words = item_words(text)
-        if words and words <= source and text.casefold() not in seen:
-            kept.append(text)
-            seen.add(text.casefold())
-    return kept
+    A server that decodes under the schema (llama.cpp's function calling, vLLM's json_schema)
+    can then only list what the seeker named; the items are still checked on return.
+    """
+    options: list[JsonValue] = list(named)
+    bounds: JsonDict = {"maxItems": MAX_ANSWER_ITEMS, "items": {"type": "string", "enum": options}}
+    fields: dict[str, Any] = {}
+    for name, field in PreferenceLists.model_fields.items():
+        allowed: list[str] = Field(
+            default_factory=list, description=field.description, json_schema_extra=bounds
+        )
+        fields[name] = (list[str], allowed)
+    return create_model(
+        "PreferenceLists", __base__=PreferenceLists, __doc__=PreferenceLists.__doc__, **fields
+    )
 
 
 def summary_sentence(likes: list[str], dislikes: list[str]) -> str:
@@ -181,19 +149,20 @@ def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any
     settings = context.llm("reasoner")
     said = " ".join(text for speaker, text in dialogue_turns(state.messages) if speaker == SEEKER)
     if not item_words(said):
-        # Greetings and small talk only: no item could pass `grounded_items`, so the model is not
-        # asked (a small one invents preferences for "Hello").
+        # Small talk only ("hi there", "sounds good"): no preference stated yet, and no item
+        # could pass `grounded_items`, so the model is not asked (a small one invents some).
         return {"preferences": state.preferences}
     model = models.load_chat_model(settings)
-    # A small model often copies the last worked example instead of reading the seeker: when
-    # not one item it lists comes from the seeker, it is asked again without the examples.
-    for examples in (True, False):
+    words = clip_text(said, MAX_SEEKER_CHARS)
+    # A small model often copies a worked example instead of reading the seeker: when not one
+    # item it lists comes from the seeker, it is asked again, its answers now limited to the
+    # genres, people and titles the seeker named (without the examples when it named none).
+    asks: list[tuple[type[PreferenceLists], list[BaseMessage]]] = [
+        (PreferenceLists, preference_messages(words))
+    ]
+    for schema, messages in asks:
         result = models.structured_call(
-            model,
-            PreferenceLists,
-            preference_messages(clip_text(said, MAX_SEEKER_CHARS), examples=examples),
-            settings.structured_method,
-            retries=context.llm_max_retries,
+            model, schema, messages, settings.structured_method, retries=context.llm_max_retries
         )
         if result.value is None:
             return {
@@ -210,15 +179,21 @@ def reason_preferences(state: State, runtime: Runtime[Context]) -> dict[str, Any
         likes = grounded_items(answer.likes, said)
         dislikes = grounded_items(answer.dislikes, said)
         given = [*answer.likes, *answer.dislikes]
-        if likes or dislikes or not given:
+        if likes or dislikes or not given or len(asks) > 1:
             break
         logger.info("turn %d: no listed preference of %r is the seeker's", state.turn, given)
+        named = named_phrases(said, MAX_NAMED_CHARS)
+        asks.append(
+            (named_lists(named), preference_messages(words, named=named))
+            if named
+            else (PreferenceLists, preference_messages(words, examples=False))
+        )
     dislikes += [item for item in likes if is_negated(item, said) and item not in dislikes]
     likes = [item for item in likes if item not in dislikes]
     fallbacks: list[FallbackRecord] = []
     if given and not likes and not dislikes:
-        # Not one item comes from the seeker, with or without the examples: invented
-        # preferences would steer every later turn.
+        # Not one item comes from the seeker, asked twice: invented preferences would steer
+        # every later turn.
         fallbacks.append(
             fallback(
                 state.turn,

@@ -32,3 +32,6 @@ USER: Final = "Seeker: {seeker_words}"
 #: How the summary sentence is written from the lists (and read back on the next turn).
 LIKES: Final = "Likes {items}"
 DISLIKES: Final = "dislikes {items}"
+
+#: After the seeker's words, when the model is asked again: the only phrases its lists may hold.
+NAMED: Final = "Genres, people and movies they named: {phrases}"

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from agents.preference_grounding import named_phrases
 from agents.preference_reasoner import (
+    MAX_ANSWER_ITEMS,
     grounded_items,
+    named_lists,
     reason_preferences,
     summary_lists,
     summary_sentence,
@@ -59,7 +62,15 @@ def test_empty_lists_keep_what_is_known(monkeypatch) -> None:
 def test_greetings_alone_are_not_sent_to_the_model(monkeypatch) -> None:
     fake = ScriptedChatModel(script=[])  # any call would fail the test
     patch_chat_model(monkeypatch, fake)
-    for words in (["Hello."], ["hi, how are you?"], ["Hello", "Hi there!", "good, thanks"]):
+    for words in (
+        ["Hello."],
+        ["hi, how are you?"],
+        ["Hello", "Hi there!", "good, thanks"],
+        ["hey! what's up?"],
+        ["Sounds good"],
+        ["good how are you i'm thinking of watching a movie tonight"],
+        ["I'm doing well I'm looking for a movie trailer"],
+    ):
         s = state(*words, preferences="Likes horror.")
         assert reason_preferences(s, runtime()) == {"preferences": "Likes horror."}
     assert fake.prompts == []
@@ -91,29 +102,70 @@ def test_items_not_from_the_seeker_are_dropped(monkeypatch) -> None:
     assert update == {"preferences": "Likes comedies."}
 
 
-def test_a_list_with_no_item_from_the_seeker_is_rejected(monkeypatch) -> None:
+def test_a_list_with_no_item_from_the_seeker_is_rejected(monkeypatch, world) -> None:
     invented = {"likes": ["The Conjuring", "drama"], "dislikes": []}
     fake = ScriptedChatModel(script=[invented, invented])
     patch_chat_model(monkeypatch, fake)
     update = reason_preferences(state("Hello.", "Hi!", "I want something scary"), runtime())
     assert "preferences" not in update
     assert "comes from the seeker's messages" in update["fallbacks"][0]["failure"]
-    # asked twice: with the worked examples, then without them
-    assert "Tom Hanks" in fake.prompt_text(0) and "Tom Hanks" not in fake.prompt_text(1)
+    # asked twice: with the worked examples, then limited to what the seeker named
+    assert fake.prompt_text(1).rstrip().endswith("they named: scary")
 
 
-def test_a_copied_example_is_asked_again_without_the_examples(monkeypatch) -> None:
+def test_a_copied_example_is_asked_again_limited_to_what_the_seeker_named(
+    monkeypatch, world
+) -> None:
     copied = {"likes": ["Tom Hanks", "Big"], "dislikes": []}
-    fake = ScriptedChatModel(script=[copied, {"likes": ["something scary"], "dislikes": []}])
+    answer = {"likes": ["Alien", "scifi", "comedies"], "dislikes": []}
+    fake = ScriptedChatModel(script=[copied, answer])
     patch_chat_model(monkeypatch, fake)
-    update = reason_preferences(state("Hello.", "Hi!", "I want something scary"), runtime())
-    assert update == {"preferences": "Likes something scary."}
+    said = "Hello. I loved Alien, and I'm into scifi. I don't like comedies."
+    update = reason_preferences(state(said), runtime())
+    # "comedies" is negated in the seeker's sentence: the model's like becomes a dislike.
+    assert update == {"preferences": "Likes Alien, scifi; dislikes comedies."}
+    assert "Tom Hanks" in fake.prompt_text(1)  # the worked examples stay
+    assert fake.prompt_text(1).rstrip().endswith("they named: Alien; scifi; comedies")
+    (tool,) = fake.requests[1]["tools"]
+    assert tool["function"]["name"] == "PreferenceLists"
+    for name in ("likes", "dislikes"):
+        items = tool["function"]["parameters"]["properties"][name]["items"]
+        assert items["enum"] == ["Alien", "scifi", "comedies"]
+
+
+def test_with_nothing_named_the_second_ask_drops_the_examples(monkeypatch, world) -> None:
+    copied = {"likes": ["Tom Hanks", "Big"], "dislikes": []}
+    fake = ScriptedChatModel(script=[copied, {"likes": ["something with spies"]}])
+    patch_chat_model(monkeypatch, fake)
+    update = reason_preferences(state("Hello.", "Hi!", "Something with spies"), runtime())
+    assert update == {"preferences": "Likes something with spies."}
+    assert "Tom Hanks" not in fake.prompt_text(1)
+    assert "they named" not in fake.prompt_text(1)
+
+
+def test_named_phrases_are_the_seekers_own_words(world) -> None:
+    said = "Hi! I loved Alien, and Sigourney Weaver in scifi. Not into sci fi comedies"
+    assert named_phrases(said, 40) == ["Alien", "Sigourney Weaver", "scifi", "sci fi", "comedies"]
+    assert named_phrases(said, 8) == ["Alien", "scifi", "sci fi", "comedies"]
+    assert named_phrases("Sounds good, thanks!", 40) == []
+
+
+def test_named_lists_allow_only_the_phrases() -> None:
+    schema = named_lists(["comedies", "Tom Hanks"])
+    assert schema(likes=["comedies"]).likes == ["comedies"]
+    properties = schema.model_json_schema()["properties"]
+    assert properties["dislikes"]["items"]["enum"] == ["comedies", "Tom Hanks"]
+    assert properties["likes"]["maxItems"] == MAX_ANSWER_ITEMS
 
 
 def test_grounding_ignores_small_talk() -> None:
     said = "Hi, I am good. Great! I would like a fun movie with Keanu Reeves."
     assert grounded_items(["Hi", "I am good", "Great", "Keanu Reeves", "keanu reeves"], said) == [
         "Keanu Reeves"
+    ]
+    said = "Hi there! Sounds good. I'm thinking of a movie with a great soundtrack"
+    assert grounded_items(["Hi there", "Sounds good", "I'm thinking", "soundtrack"], said) == [
+        "soundtrack"
     ]
 
 
@@ -131,3 +183,14 @@ def test_short_and_hyphenated_genres_are_grounded() -> None:
         "war",
         "fun",
     ]
+
+
+def test_named_phrases_fit_the_schema_bound_as_json(monkeypatch, world) -> None:
+    from graph import resources
+    from rso.data.records import Movie
+
+    amelie = Movie(kb_id="m9", title="Am\u00e9lie", year=2001, genres=["Romance"], doc="")
+    monkeypatch.setattr(resources, "movies", lambda: {"m9": amelie})
+    monkeypatch.setattr(resources.title_matcher(), "find_in_text", lambda text: ["m9"])
+    assert named_phrases("I loved Am\u00e9lie", 11) == ["Am\u00e9lie"]
+    assert named_phrases("I loved Am\u00e9lie", 10) == []  # "Am\\u00e9lie": 11 characters

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 
 def test_choice_grammar_allows_exactly_the_options() -> None:
@@ -41,15 +42,20 @@ def test_structured_answers_are_bounded_in_the_schema_only() -> None:
 def test_each_role_budget_lets_its_bounded_answer_end() -> None:
     from agents.fact_retriever import pick_schema
     from agents.judges import CredibilityScore, WatchIntention
-    from agents.preference_reasoner import PreferenceLists
+    from agents.preference_grounding import MAX_NAMED
+    from agents.preference_reasoner import MAX_NAMED_CHARS, PreferenceLists, named_lists
     from graph.constrained import answer_token_bound
     from graph.context import Context
     from rso.data.movies import movies_by_id
 
     longest_titles = sorted(movies_by_id().values(), key=lambda m: -len(m.title))[:3]
     context = Context()
-    budgets = {
+    budgets: dict[str, tuple[int, type[BaseModel]]] = {
         "reasoner": (context.reasoner_max_tokens, PreferenceLists),
+        "reasoner, second ask": (
+            context.reasoner_max_tokens,
+            named_lists([f"{i:02d}".ljust(MAX_NAMED_CHARS, "x") for i in range(MAX_NAMED)]),
+        ),
         "retriever": (context.retriever_max_tokens, pick_schema(longest_titles)),
         "intention judge": (context.judge_max_tokens, WatchIntention),
         "credibility judge": (context.judge_max_tokens, CredibilityScore),
