@@ -67,6 +67,9 @@ class RoleRecord(BaseModel):
     reasoner_summary: str | None = None
     #: The summary names a genre, person or title the seeker said (None: the seeker named none).
     reasoner_grounded: bool | None = None
+    #: Accepted with no preference known yet: small talk only, or the model listed none (None:
+    #: not accepted).
+    reasoner_none_known: bool | None = None
     # Fact Retriever
     retriever_valid_choice: bool | None = None
     retriever_declined: bool | None = None
@@ -173,6 +176,7 @@ def summarise(records: Sequence[RoleRecord]) -> dict[str, Any]:
         "reasoner": {
             "accepted": _share(r.reasoner_accepted for r in records),
             "names_what_the_seeker_said": _share(r.reasoner_grounded for r in records),
+            "none_known": _share(r.reasoner_none_known for r in records),
         },
         "retriever": {
             "valid_choice": _share(r.retriever_valid_choice for r in records),
@@ -216,6 +220,7 @@ def _ratio(records: Sequence[RoleRecord], key: str, total: int) -> float | None:
 _TABLE_ROWS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("Preference Reasoner: summary accepted by its guard", ("reasoner", "accepted")),
     ("Preference Reasoner: names what the seeker said", ("reasoner", "names_what_the_seeker_said")),
+    ("Preference Reasoner: accepted, no preference known yet", ("reasoner", "none_known")),
     ("Fact Retriever: valid choice (candidate or decline)", ("retriever", "valid_choice")),
     ("Fact Retriever: declined", ("retriever", "declined")),
     ("Fact Retriever: facts pass the grounding check", ("retriever", "facts_accepted")),

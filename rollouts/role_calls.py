@@ -148,6 +148,8 @@ def _reasoner(record: RoleRecord, state: State, runtime: Runtime[Context], said:
     record.reasoner_accepted = "preferences" in update
     summary = update.get("preferences") or ""
     record.reasoner_summary = summary
+    if record.reasoner_accepted:
+        record.reasoner_none_known = not summary
     terms = said_terms(said)
     record.reasoner_grounded = bool(terms & said_terms(summary)) if terms else None
 

@@ -120,7 +120,7 @@ def test_known_answers_give_known_scores(monkeypatch, fixed_inputs) -> None:
     ]
     first = records[0]
     assert first.reasoner_accepted and "horror" in (first.reasoner_summary or "")
-    assert first.reasoner_grounded is True
+    assert first.reasoner_grounded is True and first.reasoner_none_known is False
     assert first.retriever_valid_choice and not first.retriever_declined
     assert first.retriever_facts_accepted is True
     assert first.actor_reply == ACTOR_REPLY and first.actor_names_movie is True
@@ -145,6 +145,7 @@ def test_malformed_structured_answers_score_zero(monkeypatch, fixed_inputs) -> N
     patch_chat_model(monkeypatch, fake_model(structured="no JSON here"))
     record = evaluate_context(context(), settings(), LabelByWord(), None, rewarder_samples=1)  # type: ignore[arg-type]
     assert record.reasoner_accepted is False and record.reasoner_grounded is False
+    assert record.reasoner_none_known is None
     assert record.retriever_valid_choice is False and record.retriever_facts_accepted is None
     assert record.judge_structured is False
     summary = summarise([record])
@@ -165,6 +166,26 @@ def test_template_fallback_and_echo_are_counted(monkeypatch, fixed_inputs) -> No
     assert record.actor_draft_echo is True
     assert record.actor_echo is False  # the Actor's own guard removed the echo
     assert record.actor_fallback is True, record.actor_reply  # and a template was sent instead
+
+
+def test_small_talk_is_accepted_as_no_preference_known_yet(monkeypatch, fixed_inputs) -> None:
+    fake = fake_model()
+    patch_chat_model(monkeypatch, fake)
+    small_talk = context().model_copy(update={"turns": [("Seeker", "hey! what's up?")]})
+    tagger: Any = LabelByWord()
+    records = [
+        evaluate_context(c, settings(), tagger, None, roles=frozenset({"reasoner"}))
+        for c in (small_talk, context())
+    ]
+    assert len(fake.prompts) == 1  # the model was asked about the preference only
+    none, known = records
+    assert none.reasoner_accepted and none.reasoner_summary == "" and none.reasoner_none_known
+    assert none.reasoner_grounded is None  # the seeker named no genre, person or title
+    assert known.reasoner_accepted and known.reasoner_none_known is False
+    summary = summarise(records)
+    assert summary["reasoner"]["accepted"] == {"share": 1.0, "n": 2}
+    assert summary["reasoner"]["none_known"] == {"share": 0.5, "n": 2}
+    assert "accepted, no preference known yet" in format_table(summary)
 
 
 def test_contexts_follow_a_seeker_turn_and_draws_are_seeded() -> None:
