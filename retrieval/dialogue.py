@@ -1,5 +1,7 @@
 """A dialogue as the movie ranker reads it: who said what, and which movies each side named.
 
+It also reads the genres and people a dialogue names in words (`said_attributes`).
+
 The ranker takes utterances oldest first with their speakers. The offline protocol's turns give
 only texts, alternating and ending with the seeker's: `from_context` assigns the speakers.
 """
@@ -18,6 +20,9 @@ from rso.data.records import Speaker
 DialogueTurn = tuple[Speaker, str]
 #: Finds the kb ids of the movies named in a text, in order of appearance.
 TitleFinder = Callable[[str], list[str]]
+#: ``find(text, seeker)``: attribute tokens ("g:horror", "c:Tom Hanks") of what a text names
+#: (`retrieval.attributes.word_finder`).
+WordFinder = Callable[[str, bool], Sequence[str]]
 
 #: Weight of an exchange in the dense query, per exchange of age (the newest weighs most).
 EXCHANGE_DECAY: Final = 0.7
@@ -70,6 +75,24 @@ def mentioned_movies(turns: Sequence[DialogueTurn], find: TitleFinder) -> list[M
     return [
         MentionedMovie(kb_id, speaker, newest - last_seen[kb_id], kb_id in by_seeker)
         for kb_id, (speaker, _) in first.items()
+    ]
+
+
+@dataclass(frozen=True)
+class SaidAttribute:
+    """A genre or person the dialogue names in words, as an attribute token, and how long ago."""
+
+    token: str
+    #: 0 for the newest utterance.
+    age: int
+
+
+def said_attributes(turns: Sequence[DialogueTurn], find: WordFinder) -> list[SaidAttribute]:
+    """Return every attribute token named in the dialogue's words, newest utterance first."""
+    return [
+        SaidAttribute(token, age)
+        for age, (speaker, text) in enumerate(reversed(turns))
+        for token in find(text, speaker == "SEEKER")
     ]
 
 

@@ -17,10 +17,10 @@ from typing import Any, Final, cast
 import numpy as np
 from scipy import sparse
 
-from retrieval.dialogue import MentionedMovie
+from retrieval.attributes import Attributes
+from retrieval.dialogue import MentionedMovie, SaidAttribute
 from retrieval.item_stats import ItemStats
 from retrieval.turn_memory import TurnMemory
-from rso.data.records import Movie
 
 #: Feature columns, in order. See docs/recommendation.md for what each measures.
 FEATURES: Final[tuple[str, ...]] = (
@@ -29,6 +29,7 @@ FEATURES: Final[tuple[str, ...]] = (
     "similar_dialogues",
     "dense_items",
     "attributes",
+    "attributes_popular",
     "comention",
     "suggested_after",
     "popularity",
@@ -52,7 +53,7 @@ class ItemData:
     #: Unit-length document embeddings, ``(n, d)``.
     vectors: np.ndarray
     #: L2-normalised TF-IDF rows over genres, directors, cast and writers.
-    attributes: sparse.csr_matrix
+    attributes: Attributes
     #: Release year (NaN unknown).
     years: np.ndarray
     stats: ItemStats
@@ -63,32 +64,6 @@ class ItemData:
     def rows(self) -> dict[str, int]:
         """Map kb id -> row."""
         return {kb_id: row for row, kb_id in enumerate(self.kb_ids)}
-
-
-def attribute_matrix(movies: Sequence[Movie], max_cast: int = 5) -> sparse.csr_matrix:
-    """TF-IDF rows over each movie's genres, directors, first cast members and writers."""
-    vocabulary: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    for row, movie in enumerate(movies):
-        tokens = {
-            *(f"g:{g.lower()}" for g in movie.genres),
-            *(f"d:{p}" for p in movie.directors),
-            *(f"c:{p}" for p in movie.cast[:max_cast]),
-            *(f"w:{p}" for p in movie.writers),
-        }
-        for token in sorted(tokens):
-            rows.append(row)
-            cols.append(vocabulary.setdefault(token, len(vocabulary)))
-    shape = (len(movies), max(1, len(vocabulary)))
-    ones = np.ones(len(rows), dtype=np.float32)
-    matrix = sparse.csr_matrix((ones, (rows, cols)), shape=shape)
-    document_frequency = np.asarray((matrix > 0).sum(axis=0)).ravel()
-    idf = np.log((1 + len(movies)) / (1 + document_frequency)).astype(np.float32) + 1.0
-    weighted = sparse.csr_matrix(matrix.multiply(idf[None, :]))
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    scale = sparse.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0))
-    return sparse.csr_matrix(scale @ weighted, dtype=np.float32)
 
 
 def mention_weights(
@@ -102,6 +77,13 @@ def mention_weights(
         dtype=np.float32,
     )
     return index, weights
+
+
+def said_weights(
+    said: Sequence[SaidAttribute], attributes: Attributes
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the attribute tokens the dialogue named in words, and their recency weights."""
+    return attributes.said([(s.token, RECENCY_DECAY**s.age) for s in said])
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -142,12 +124,14 @@ def feature_matrix(
     stats: ItemStats | None = None,
     leave_out: int | None = None,
     features: Collection[str] = FEATURES,
+    said: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Features of every movie for one dialogue: dense `query`, named movies' rows and weights.
 
-    Only the columns named in `features` are computed (the others stay zero): ranking needs
-    just the fusion's. While training, `stats` replaces the items' own counts and `leave_out`
-    hides the turns of one dialog from the similar-dialogues signal (leave-one-dialogue-out).
+    `said`: columns and weights of the genres and people named in words (`said_weights`). Only
+    the columns named in `features` are computed (the others stay zero): ranking needs just the
+    fusion's. While training, `stats` replaces the items' own counts and `leave_out` hides the
+    turns of one dialog from the similar-dialogues signal (leave-one-dialogue-out).
     """
     stats = stats or items.stats
     out = np.zeros((len(items.kb_ids), len(FEATURES)), dtype=np.float32)
@@ -161,9 +145,14 @@ def feature_matrix(
     # The same similarity on the dialogue's own scale: cosines of some queries run high.
     put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
     put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
+    if index.size or (said is not None and said[0].size):
+        profile = items.attributes.profile(index, weights, said)
+        similar = items.attributes.similarity(profile)
+        put("attributes", lambda: similar)
+        # Among the movies that fit, the ones many people talk about.
+        put("attributes_popular", lambda: similar * np.log1p(np.maximum(stats.mentions, 0.0)))
     if index.size:
         put("dense_items", lambda: items.vectors @ _unit(weights @ items.vectors[index]))
-        put("attributes", lambda: _attribute_similarity(items, index, weights))
         put("comention", lambda: _counted(stats.comention, stats, index, weights))
         put("suggested_after", lambda: _counted(stats.suggested_after, stats, index, weights))
     put("popularity", lambda: np.log1p(np.maximum(stats.mentions, 0.0)))
@@ -176,9 +165,3 @@ def _counted(
     matrix: sparse.csr_matrix, stats: ItemStats, index: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     return np.log1p(50.0 * _conditional(matrix, stats.mentions, index, weights))
-
-
-def _attribute_similarity(items: ItemData, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """TF-IDF cosine of every movie with the weighted profile of the named movies."""
-    profile = sparse.csr_matrix(weights[None, :]) @ items.attributes[index]
-    return np.asarray(items.attributes @ _unit(profile.toarray().ravel())).ravel()

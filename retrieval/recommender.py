@@ -3,9 +3,10 @@
 It reads the whole dialogue (dense similarity of its recent exchanges and of the Preference
 Reasoner's summary to every movie description), the movies the seeker and the recommender named
 (item-to-item similarity: co-mention in training dialogues, shared genres and people, document
-similarity), and a popularity prior counted from training dialogues; a logistic regression fuses
-the signals. Movies already named in the dialogue, and those the caller excludes (rejected),
-are never returned. The artefacts it learns are built and cached by `retrieval.recommender_store`.
+similarity), the genres and people it names in words, and a popularity prior counted from
+training dialogues; a logistic regression fuses the signals. Movies already named in the
+dialogue, and those the caller excludes (rejected), are never returned. The artefacts it learns
+are built and cached by `retrieval.recommender_store`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from retrieval.dialogue import (
     DialogueTurn,
     MentionedMovie,
     TitleFinder,
+    WordFinder,
     dialogue_vector,
     last_two_text,
     mentioned_movies,
     query_exchanges,
+    said_attributes,
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
@@ -34,6 +37,7 @@ from retrieval.rank_features import (
     feature_matrix,
     mention_weights,
     one_blas_thread,
+    said_weights,
 )
 from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 
@@ -61,6 +65,8 @@ class Evidence:
     query: np.ndarray
     rows: np.ndarray
     weights: np.ndarray
+    #: Columns and weights of the attribute tokens (genres, people) named in words.
+    said: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
 class MovieRecommender:
@@ -84,12 +90,16 @@ class MovieRecommender:
         fusion: Fusion,
         embedder: TextEmbedder,
         find_titles: TitleFinder,
+        find_words: WordFinder,
         *,
         training_dialogs: Iterable[str] = (),
         fingerprint: str = "",
         cache_size: int = DEFAULT_SIZE,
     ) -> None:
         """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`.
+
+        `find_titles` finds the movies a text names, `find_words` its genres and people
+        (`retrieval.attributes.word_finder`).
 
         `cache_size` exchange vectors are kept, so a new turn embeds only its new exchange
         (0: embed every exchange on every call).
@@ -105,6 +115,9 @@ class MovieRecommender:
         self.fingerprint = fingerprint
         self._rows = items.rows
         self._find = lru_cache(maxsize=_FIND_CACHE)(lambda text: tuple(find_titles(text)))
+        self._words = lru_cache(maxsize=_FIND_CACHE)(
+            lambda text, seeker: tuple(find_words(text, seeker))
+        )
 
     def __len__(self) -> int:
         """Return the number of movies ranked."""
@@ -114,6 +127,7 @@ class MovieRecommender:
         """Drop remembered exchange vectors and title lookups (the next call starts cold)."""
         self.utterances.clear()
         self._find.cache_clear()
+        self._words.cache_clear()
 
     def find_titles(self, text: str) -> list[str]:
         """Return the kb ids of the movies named in `text` (remembered per text)."""
@@ -133,13 +147,19 @@ class MovieRecommender:
         vector = dialogue_vector(vectors[: len(texts)], texts) + vectors[len(texts) :].sum(axis=0)
         norm = float(np.linalg.norm(vector))
         rows, weights = mention_weights(mentioned, self._rows)
-        return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights)
+        said = said_weights(said_attributes(dialogue, self._words), self.items.attributes)
+        return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights, said)
 
     def features(self, evidence: Evidence, names: Collection[str] = FEATURES) -> np.ndarray:
         """Return the signals `names` of every movie: an ``(n_movies, len(FEATURES))`` array."""
         with one_blas_thread():
             return feature_matrix(
-                self.items, evidence.query, evidence.rows, evidence.weights, features=names
+                self.items,
+                evidence.query,
+                evidence.rows,
+                evidence.weights,
+                features=names,
+                said=evidence.said,
             )
 
     def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:

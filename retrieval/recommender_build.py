@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retrieval.attributes import Attributes
 from retrieval.dialogue import (
     DialogueTurn,
+    WordFinder,
     dialogue_vector,
     from_context,
     mentioned_movies,
     query_exchanges,
+    said_attributes,
 )
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import FUSED_FEATURES, Fusion, fit_fusion, sample_rows
 from retrieval.item_stats import DialogueMentions, ItemStats
-from retrieval.rank_features import ItemData, attribute_matrix, feature_matrix, one_blas_thread
+from retrieval.rank_features import ItemData, feature_matrix, one_blas_thread, said_weights
 from retrieval.rank_features import mention_weights as weights_of
 from retrieval.turn_memory import TurnMemory
 from rso.data.rec_turns import is_validation_dialog
@@ -93,7 +96,7 @@ def item_data(
     return ItemData(
         kb_ids=tuple(rows),
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
-        attributes=attribute_matrix(movies),
+        attributes=Attributes.of(movies),
         years=years,
         stats=ItemStats.count(dialogues, rows, len(movies)),
         memory=TurnMemory.of(np.zeros((0, vectors.shape[1]), np.float32), [], [], len(movies)),
@@ -110,16 +113,20 @@ class ReadTurn:
     rows: np.ndarray
     weights: np.ndarray
     positives: np.ndarray
+    #: Columns and weights of the genres and people named in words.
+    said: tuple[np.ndarray, np.ndarray]
 
 
 def read_turns(
-    rows: Mapping[str, int],
+    items: ItemData,
     turns: Sequence[RecTurn],
     embedder: TextEmbedder,
     find_titles: Callable[[str], list[str]],
+    find_words: WordFinder,
     match: TitleMatch,
 ) -> list[ReadTurn]:
     """Read every turn (one embedding batch); positives: suggested movies not named before."""
+    rows = items.rows
     dialogues: list[list[DialogueTurn]] = [from_context(turn.context) for turn in turns]
     texts = [query_exchanges(d) for d in dialogues]
     # Turns of one dialog share most exchanges: each distinct text is embedded once.
@@ -138,7 +145,8 @@ def read_turns(
         targets = {rows[kb_id] for kb_id in linked if kb_id is not None and kb_id in rows}
         positives = np.asarray(sorted(targets - set(index.tolist())), dtype=np.int64)
         number = numbers.setdefault(turn.dialog_id, len(numbers))
-        out.append(ReadTurn(number, turn.dialog_id, query, index, weights, positives))
+        said = said_weights(said_attributes(dialogue, find_words), items.attributes)
+        out.append(ReadTurn(number, turn.dialog_id, query, index, weights, positives, said))
     return out
 
 
@@ -173,7 +181,13 @@ def training_rows(
             loo = (turn.dialog_id, items.stats.without(own_stats))
         with one_blas_thread():
             matrix = feature_matrix(
-                items, turn.query, turn.rows, turn.weights, loo[1], leave_out=turn.dialog
+                items,
+                turn.query,
+                turn.rows,
+                turn.weights,
+                loo[1],
+                leave_out=turn.dialog,
+                said=turn.said,
             )
         picked, label = sample_rows(matrix, turn.positives, turn.rows, rng)
         blocks.append(matrix[picked])
@@ -193,11 +207,12 @@ def prepare_items(
     data: TrainingData,
     embedder: TextEmbedder,
     find_titles: Callable[[str], list[str]],
+    find_words: WordFinder,
     match: TitleMatch,
 ) -> tuple[ItemData, list[ReadTurn]]:
     """Count, index and remember the training data; also return the read training turns."""
     items = item_data(movies, vectors, data, match)
-    turns = read_turns(items.rows, data.redial_turns, embedder, find_titles, match)
+    turns = read_turns(items, data.redial_turns, embedder, find_titles, find_words, match)
     memory = turn_memory(turns, len(movies), vectors.shape[1])
     return replace(items, memory=memory), turns
 
@@ -219,6 +234,7 @@ def fit_ranker(
     data: TrainingData,
     embedder: TextEmbedder,
     find_titles: Callable[[str], list[str]],
+    find_words: WordFinder,
     match: TitleMatch,
     *,
     features: Sequence[str] = FUSED_FEATURES,
@@ -227,7 +243,7 @@ def fit_ranker(
     """Count, then fit the fusion on the training turns of `data` (validation fold dropped)."""
     started = time.perf_counter()
     data = training_split(data)
-    items, turns = prepare_items(movies, vectors, data, embedder, find_titles, match)
+    items, turns = prepare_items(movies, vectors, data, embedder, find_titles, find_words, match)
     stacked, labels, report = training_rows(items, turns, data, seed)
     fusion = fit_fusion(stacked, labels, features, seed)
     report.training_dialogs = sorted(
@@ -251,6 +267,7 @@ def build(
     data: TrainingData,
     embedder: TextEmbedder,
     find_titles: Callable[[str], list[str]],
+    find_words: WordFinder,
     match: TitleMatch,
     *,
     features: Sequence[str] = FUSED_FEATURES,
@@ -258,6 +275,14 @@ def build(
 ) -> tuple[ItemData, Fusion, BuildReport]:
     """`fit_ranker` without the training rows: the artefacts and the build report."""
     built = fit_ranker(
-        movies, vectors, data, embedder, find_titles, match, features=features, seed=seed
+        movies,
+        vectors,
+        data,
+        embedder,
+        find_titles,
+        find_words,
+        match,
+        features=features,
+        seed=seed,
     )
     return built.items, built.fusion, built.report

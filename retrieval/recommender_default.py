@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from retrieval.attributes import word_finder
 from retrieval.embedding import TextEmbedder
 from retrieval.fusion import Fusion
 from retrieval.rank_features import ItemData
@@ -23,6 +24,7 @@ from retrieval.recommender_store import (
     read,
     save,
 )
+from retrieval.taste_words import Vocabulary
 from rso.data import rec_turns, redial
 from rso.data.records import Movie
 from rso.paths import processed_data_dir
@@ -60,6 +62,8 @@ class DefaultInputs:
     vectors: np.ndarray
     embedder: TextEmbedder
     matcher: TitleMatcher
+    #: Genres and people of the knowledge base, to read what a dialogue names in words.
+    vocabulary: Vocabulary
     #: Stamps the artefacts: the data files, the index and the feature code.
     fingerprint: str
 
@@ -70,9 +74,14 @@ class DefaultInputs:
 
     def fit(self, data: TrainingData) -> BuiltRanker:
         """Learn the artefacts from `data` (its validation fold is dropped)."""
-        match = self.matcher.match
         return fit_ranker(
-            self.movies, self.vectors, data, self.embedder, self.matcher.find_in_text, match
+            self.movies,
+            self.vectors,
+            data,
+            self.embedder,
+            self.matcher.find_in_text,
+            word_finder(self.vocabulary),
+            self.matcher.match,
         )
 
     def recommender(
@@ -85,6 +94,7 @@ class DefaultInputs:
             fusion,
             self.embedder,
             self.matcher.find_in_text,
+            word_finder(self.vocabulary),
             training_dialogs=training_dialogs,
             fingerprint=self.fingerprint,
         )
@@ -98,11 +108,13 @@ def default_inputs() -> DefaultInputs:
     from rso.data.movies import load_movies
 
     index = get_movie_index()
+    movies = load_movies()
     return DefaultInputs(
-        load_movies(),
+        movies,
         index.document_vectors(),
         query_embedder(index.embedder),
         get_title_matcher(),
+        Vocabulary.build(movies),
         input_fingerprint(data_files(), index.fingerprint),
     )
 

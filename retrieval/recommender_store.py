@@ -1,11 +1,11 @@
 """The ranker's learned artefacts on disk: ``.npy`` arrays and JSON, fingerprinted, never pickled.
 
 A directory (default ``cache_dir()/recommender``) holds one ``.npy`` file per array (counts,
-sparse matrices as CSR parts, attribute matrix, years), ``fusion.json`` and ``meta.json``: the
-fingerprint of the inputs (format version, the code that computes features, the processed data
-files, the movie index's fingerprint, which covers the knowledge base and the embedding model),
-the training dialog ids and a checksum per file. Loading checks all of it: a stale or corrupt
-directory is rebuilt (or refused), never silently used.
+sparse matrices as CSR parts, the attribute matrix and its tokens, years), ``fusion.json`` and
+``meta.json``: the fingerprint of the inputs (format version, the code that computes features,
+the processed data files, the movie index's fingerprint, which covers the knowledge base and the
+embedding model), the training dialog ids and a checksum per file. Loading checks all of it: a
+stale or corrupt directory is rebuilt (or refused), never silently used.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 import numpy as np
 from scipy import sparse
 
+from retrieval.attributes import Attributes
 from retrieval.fusion import Fusion
 from retrieval.item_stats import ItemStats
 from retrieval.rank_features import ItemData
@@ -31,16 +32,18 @@ from rso.paths import cache_dir
 logger = logging.getLogger(__name__)
 
 #: Bumped when the layout changes; the feature code's own digest covers what it computes.
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 META_FILE: Final = "meta.json"
 FUSION_FILE: Final = "fusion.json"
 #: Modules whose source decides what the artefacts contain.
 _CODE_MODULES: Final = (
+    "attributes.py",
     "dialogue.py",
     "fusion.py",
     "item_stats.py",
     "rank_features.py",
     "recommender_build.py",
+    "taste_words.py",
     "turn_memory.py",
 )
 
@@ -88,13 +91,9 @@ def input_fingerprint(data_files: Sequence[Path], index_fingerprint: str, seed: 
 
 
 def _arrays(items: ItemData) -> dict[str, np.ndarray]:
-    attributes = items.attributes
     out = {f"stats.{k}": v for k, v in items.stats.arrays().items()}
+    out |= {f"attributes.{k}": v for k, v in items.attributes.arrays().items()}
     out |= {
-        "attributes.data": attributes.data.astype(np.float32),
-        "attributes.indices": attributes.indices.astype(np.int32),
-        "attributes.indptr": attributes.indptr.astype(np.int64),
-        "attributes.shape": np.asarray(attributes.shape, dtype=np.int64),
         "years": items.years.astype(np.float32),
         "memory.vectors": items.memory.vectors.astype(np.float32),
         "memory.dialogs": items.memory.dialogs.astype(np.int64),
@@ -168,9 +167,8 @@ def read(
         stats = ItemStats.from_arrays(
             {k[len("stats.") :]: v for k, v in arrays.items() if k.startswith("stats.")}
         )
-        attributes = sparse.csr_matrix(
-            (arrays["attributes.data"], arrays["attributes.indices"], arrays["attributes.indptr"]),
-            shape=tuple(int(x) for x in arrays["attributes.shape"]),
+        attributes = Attributes.from_arrays(
+            {k[len("attributes.") :]: v for k, v in arrays.items() if k.startswith("attributes.")}
         )
         memory_targets = sparse.csr_matrix(
             (

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from retrieval.attributes import word_finder
 from retrieval.fusion import Fusion
 from retrieval.recommender import MovieRecommender
 from retrieval.recommender_build import TrainingData, build
+from retrieval.taste_words import Vocabulary
 from retrieval.titles import TitleMatcher
 from rso.data.rec_turns import dialog_fold
 from rso.data.records import Movie, RecTurn, RedialDialog, RedialMessage, Speaker
@@ -108,8 +110,9 @@ def make_recommender(fusion: Fusion | None = None) -> MovieRecommender:
     embedder = HashingEmbedder()
     matcher = TitleMatcher(MOVIES)
     vectors = embedder.embed([m.doc for m in MOVIES])
+    find_words = word_finder(Vocabulary.build(MOVIES))
     items, fitted, report = build(
-        MOVIES, vectors, training_data(), embedder, matcher.find_in_text, matcher.match
+        MOVIES, vectors, training_data(), embedder, matcher.find_in_text, find_words, matcher.match
     )
     return MovieRecommender(
         items,
@@ -117,5 +120,6 @@ def make_recommender(fusion: Fusion | None = None) -> MovieRecommender:
         fusion or fitted,
         embedder,
         matcher.find_in_text,
+        find_words,
         training_dialogs=report.training_dialogs,
     )

@@ -23,7 +23,9 @@ def column(ranker: MovieRecommender, name: str, dialogue: list[tuple[str, str]])
     evidence = ranker.evidence(dialogue)  # type: ignore[arg-type]
     from retrieval.rank_features import feature_matrix
 
-    matrix = feature_matrix(ranker.items, evidence.query, evidence.rows, evidence.weights)
+    matrix = feature_matrix(
+        ranker.items, evidence.query, evidence.rows, evidence.weights, said=evidence.said
+    )
     return matrix[:, FEATURES.index(name)]
 
 
@@ -89,6 +91,46 @@ def test_dense_items_signal_prefers_movies_like_the_named_one(ranker: MovieRecom
 def test_attribute_signal_follows_the_director(ranker: MovieRecommender) -> None:
     values = column(ranker, "attributes", [("SEEKER", "The Shining (1980) was great.")])
     assert best(ranker, values, {"redial:1"}) == "redial:6"  # also Stanley Kubrick
+
+
+def test_attribute_signal_reads_genres_and_people_named_in_words(ranker: MovieRecommender) -> None:
+    scary = column(ranker, "attributes", [("SEEKER", "Something scary, please.")])
+    assert {ranker.items.kb_ids[i] for i in np.flatnonzero(scary > 0)} == {
+        "redial:1",
+        "redial:2",
+        "redial:3",
+    }
+    person = column(ranker, "attributes", [("SEEKER", "Anything with Tom Hanks?")])
+    assert best(ranker, person) == "redial:4"
+    nothing = column(ranker, "attributes", [("SEEKER", "Hello there!")])
+    assert not nothing.any()
+
+
+def test_a_seekers_negated_sentence_is_no_wish_but_the_recommenders_question_counts(
+    ranker: MovieRecommender,
+) -> None:
+    negated = column(ranker, "attributes", [("SEEKER", "I don't like horror. Comedy is fine.")])
+    assert negated[3] > 0 and negated[:3].max() == 0  # Toy Story, no horror movie
+    asked = column(
+        ranker, "attributes", [("RECOMMENDER", "Do you like horror?"), ("SEEKER", "Sure.")]
+    )
+    assert asked[:3].min() > 0
+
+
+def test_words_and_named_movies_share_one_profile(ranker: MovieRecommender) -> None:
+    both = column(ranker, "attributes", [("SEEKER", "Heat (1995) was great. Any horror?")])
+    only_heat = column(ranker, "attributes", [("SEEKER", "Heat (1995) was great.")])
+    assert both[7] > 0 and both[1] > 0  # Casino (crime, De Niro) and The Exorcist (horror)
+    assert both[7] < only_heat[7]  # the words take some of the profile's weight
+
+
+def test_attributes_popular_weighs_the_fit_by_popularity(ranker: MovieRecommender) -> None:
+    dialogue = [("SEEKER", "Scary movies.")]
+    fit = column(ranker, "attributes", dialogue)
+    popular = column(ranker, "attributes_popular", dialogue)
+    expected = fit * np.log1p(ranker.items.stats.mentions)
+    assert np.allclose(popular, expected)
+    assert best(ranker, popular) == "redial:2"  # The Exorcist, named in three training dialogues
 
 
 def test_comention_signal_follows_training_dialogues(ranker: MovieRecommender) -> None:
@@ -193,3 +235,28 @@ def test_only_the_asked_signals_are_computed_and_ranking_needs_only_the_fused_on
         assert np.array_equal(part[:, FEATURES.index(name)], np.broadcast_to(expected, len(part)))
     assert ranker.fusion.features == FUSED_FEATURES
     assert np.array_equal(ranker.scores(evidence), ranker.fusion.score(full))
+
+
+def test_said_attributes_know_how_long_ago_each_word_was_said() -> None:
+    from retrieval.attributes import word_finder
+    from retrieval.dialogue import said_attributes
+    from retrieval.taste_words import Vocabulary
+
+    find = word_finder(Vocabulary.build(MOVIES))
+    dialogue = [
+        ("SEEKER", "I like horror movies."),
+        ("RECOMMENDER", "Anything with Tom Hanks?"),
+        ("SEEKER", "I hate crime movies."),
+    ]
+    said = {(s.token, s.age) for s in said_attributes(dialogue, find)}  # type: ignore[arg-type]
+    assert said == {("g:horror", 2), ("d:Tom Hanks", 1), ("c:Tom Hanks", 1)}
+
+
+def test_saved_attributes_must_match_their_tokens(ranker: MovieRecommender) -> None:
+    from retrieval.attributes import Attributes
+
+    arrays = ranker.items.attributes.arrays()
+    again = Attributes.from_arrays(arrays)
+    assert again.tokens == ranker.items.attributes.tokens
+    with pytest.raises(ValueError, match="tokens"):
+        Attributes.from_arrays(arrays | {"tokens": arrays["tokens"][:4]})

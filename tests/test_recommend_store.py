@@ -46,7 +46,9 @@ def test_round_trip_keeps_every_array_and_the_fusion(
     )
     assert np.array_equal(items.stats.mentions, ranker.items.stats.mentions)
     assert (items.stats.comention != ranker.items.stats.comention).nnz == 0
-    assert (items.attributes != ranker.items.attributes).nnz == 0
+    assert (items.attributes.matrix != ranker.items.attributes.matrix).nnz == 0
+    assert items.attributes.tokens == ranker.items.attributes.tokens
+    assert np.array_equal(items.attributes.idf, ranker.items.attributes.idf)
     assert np.array_equal(fusion.weights, ranker.fusion.weights)
     assert set(meta["training_dialogs"]) == ranker.training_dialogs
     assert not list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.pickle"))
