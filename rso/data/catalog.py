@@ -58,7 +58,11 @@ def _measure_personas(records: Sequence[Persona]) -> dict[str, int]:
 
 
 def _measure_cases(cases: Sequence[EvalCase]) -> dict[str, int]:
-    return {"cases": len(cases), "unique case ids": len({c.case_id for c in cases})}
+    return {
+        "cases": len(cases),
+        "unique case ids": len({c.case_id for c in cases}),
+        "with target movie": sum(c.target_movie is not None for c in cases),
+    }
 
 
 def _measure_redial(dialogs: Sequence[RedialDialog]) -> dict[str, int]:
@@ -114,16 +118,21 @@ def _inspired_dataset(split: Split) -> Dataset:
     )
 
 
-def _cases_dataset(name: eval_cases.CaseSet, count: int, sources: tuple[str, ...]) -> Dataset:
+def _cases_dataset(
+    name: eval_cases.CaseSet, count: int, with_target: int, sources: tuple[str, ...]
+) -> Dataset:
     return Dataset(
         key=f"eval-{name}",
         file_name=eval_cases.processed_cases_name(name),
         record=EvalCase,
-        description=f"`{name}` cases: seeker persona id and target genres, one per dialog.",
+        description=(
+            f"`{name}` cases: seeker persona id, target genres and the movie the human "
+            "recommender recommended last (`rso.data.case_targets`), one per dialog."
+        ),
         sources=sources,
         parse=lambda raw_dir: eval_cases.parse_eval_cases(name, raw_dir),
         measure=_measure_cases,
-        expected={"cases": count, "unique case ids": count},
+        expected={"cases": count, "unique case ids": count, "with target movie": with_target},
     )
 
 
@@ -146,20 +155,23 @@ CATALOG: Final[tuple[Dataset, ...]] = (
     _cases_dataset(
         "inspired-test",
         99,
+        88,
         (
             "rso_eval/inspired/dialog_ids2user_id_and_genre_dict.jsonl",
             "rso_eval/inspired/inspired-test.jsonl",
+            _UNICRS_INSPIRED_SOURCES,
         ),
     ),
     _cases_dataset(
         "redial-test",
         198,
+        0,
         (
             "rso_eval/redial/dialog_ids2user_id_and_genre_dict.jsonl",
             "rso_eval/redial/redial-test.jsonl",
         ),
     ),
-    _cases_dataset("inspired-train", 801, _INSPIRED_SOURCES),
+    _cases_dataset("inspired-train", 801, 750, (*_INSPIRED_SOURCES, _UNICRS_INSPIRED_SOURCES)),
     Dataset(
         key="redial-dialogs",
         file_name=redial.PROCESSED_REDIAL,

@@ -1,4 +1,4 @@
-"""Evaluation and rollout cases: a seeker persona id and target genres per case."""
+"""Evaluation and rollout cases: a seeker persona id, target genres and a target movie per case."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Final, Literal, get_args
 
+from rso.data.case_targets import dialogue_key, recommended_by_dialogue
 from rso.data.inspired import NOTE_NO_GENRES, parse_inspired
 from rso.data.jsonl import DataFormatError, iter_json_lines
-from rso.data.records import EvalCase, EvalDataset
+from rso.data.records import EvalCase, EvalDataset, InspiredDialog, Split
 from rso.data.store import Parsed, Source, load_records, raw_file
 from rso.data.validate import require, string_list
 
@@ -20,6 +21,7 @@ EVAL_DIR: Final = Path("rso_eval")
 MAPPING_NAME: Final = "dialog_ids2user_id_and_genre_dict.jsonl"
 NOTE_DUPLICATE_IDS: Final = "duplicate dialog ids disambiguated with '#<line>'"
 NOTE_NO_TARGET: Final = "cases without target genres"
+NOTE_NO_TARGET_MOVIE: Final = "cases without a target movie (item mode)"
 
 
 def processed_cases_name(name: CaseSet) -> str:
@@ -35,7 +37,8 @@ def case_id(dataset: EvalDataset, dialog_id: str) -> str:
 def parse_eval_cases(name: CaseSet, raw_dir: Path | None = None) -> Parsed[EvalCase]:
     """Build a case set from the raw files, checking the id mapping against the dialog file."""
     if _check_set(name) == "inspired-train":
-        parsed = parse_inspired("train", raw_dir)
+        train = parse_inspired("train", raw_dir)
+        targets = _target_movies(train.records, "train", raw_dir)
         cases = [
             EvalCase(
                 case_id=case_id("inspired", d.dialog_id),
@@ -43,14 +46,29 @@ def parse_eval_cases(name: CaseSet, raw_dir: Path | None = None) -> Parsed[EvalC
                 dialog_id=d.dialog_id,
                 user_id=d.user_id,
                 target_genres=d.target_genres,
+                target_movie=targets.get(d.dialog_id),
             )
-            for d in parsed.records
+            for d in train.records
         ]
-        return Parsed(cases, {NOTE_NO_TARGET: parsed.notes[NOTE_NO_GENRES]})
+        notes = {
+            NOTE_NO_TARGET: train.notes[NOTE_NO_GENRES],
+            NOTE_NO_TARGET_MOVIE: sum(c.target_movie is None for c in cases),
+        }
+        return Parsed(cases, notes)
     dataset: EvalDataset = "inspired" if name == "inspired-test" else "redial"
     mapping_path = raw_file(EVAL_DIR / dataset / MAPPING_NAME, raw_dir)
     dialogs_path = raw_file(EVAL_DIR / dataset / f"{name}.jsonl", raw_dir)
-    return _cases_from_mapping(dataset, mapping_path, dialogs_path)
+    parsed = _cases_from_mapping(dataset, mapping_path, dialogs_path)
+    if dataset == "inspired":
+        # The RSO release's INSPIRED test dialogs are the strategy-labelled split's, by id.
+        dialogs = parse_inspired("test", path=dialogs_path).records
+        targets = _target_movies(dialogs, "test", raw_dir)
+        cases = [
+            c.model_copy(update={"target_movie": targets.get(c.dialog_id)}) for c in parsed.records
+        ]
+        parsed = Parsed(cases, parsed.notes)
+    parsed.notes[NOTE_NO_TARGET_MOVIE] = sum(c.target_movie is None for c in parsed.records)
+    return parsed
 
 
 def load_eval_cases(name: CaseSet, source: Source = "auto") -> list[EvalCase]:
@@ -58,6 +76,16 @@ def load_eval_cases(name: CaseSet, source: Source = "auto") -> list[EvalCase]:
     return load_records(
         processed_cases_name(name), EvalCase, lambda: parse_eval_cases(name).records, source
     )
+
+
+def _target_movies(
+    dialogs: list[InspiredDialog], split: Split, raw_dir: Path | None
+) -> dict[str, str | None]:
+    """Each dialog's last recommended movie (`rso.data.case_targets`), by dialog id."""
+    recommended = recommended_by_dialogue(split, raw_dir)
+    return {
+        d.dialog_id: recommended.get(dialogue_key(u.text for u in d.utterances)) for d in dialogs
+    }
 
 
 def _check_set(name: str) -> CaseSet:

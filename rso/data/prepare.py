@@ -171,6 +171,12 @@ _RULES: Final = """## Rules applied while parsing
   user and genres. A dialog id repeated in a mapping file (none in the current data) would
   get `#<mapping line>` appended to stay unique. `inspired-train` cases come from the train
   dialogs. Cases without a target genre are kept (counted above); the simulator decides.
+- Target movies of cases (`target_movie`, the hidden target of item-mode episodes): of the
+  movies the human recommender named, the last one it brought up itself (a movie the seeker
+  named first is the seeker's taste), from the UniCRS release's mentions, as written there.
+  A case's dialog is found in that release by its text (lower-cased, letters and digits only);
+  one INSPIRED train dialog differs and gets none. The RSO release gives ReDial test dialogs
+  without speakers, so those cases get none.
 - ReDial: the initiator is the seeker and the respondent the recommender (the ReDial
   datasheet; in these dialogs 96% of the movies the questionnaire marks as suggested by the
   recommender are first mentioned by the respondent). `@movieId` is replaced by the title

@@ -66,7 +66,7 @@ def parse_redial_rec_turns(raw_dir: Path | None = None) -> Parsed[RecTurn]:
     return Parsed(turns)
 
 
-def _inspired_dialogs(
+def inspired_dialogs(
     split: Split, raw_dir: Path | None
 ) -> tuple[list[tuple[str, list[tuple[Speaker, str, list[str]]]]], int]:
     """Read each dialog as (id, merged utterances (speaker, text, movies)), and how many merges."""
@@ -114,7 +114,7 @@ def _string_items(obj: dict[str, Any], key: str, path: Path, line: int, where: s
 
 def parse_inspired_rec_turns(split: Split, raw_dir: Path | None = None) -> Parsed[RecTurn]:
     """Parse one turn per INSPIRED recommender utterance naming a movie, after the seeker's."""
-    dialogs, merged = _inspired_dialogs(split, raw_dir)
+    dialogs, merged = inspired_dialogs(split, raw_dir)
     turns: list[RecTurn] = []
     for dialog_id, utterances in dialogs:
         for index, (speaker, _, movies) in enumerate(utterances):
@@ -134,7 +134,7 @@ def parse_inspired_rec_turns(split: Split, raw_dir: Path | None = None) -> Parse
 
 def parse_inspired_mentions(split: Split, raw_dir: Path | None = None) -> Parsed[MovieDialog]:
     """Parse the movie mentions of every INSPIRED dialog of `split`, with speaker and utterance."""
-    dialogs, merged = _inspired_dialogs(split, raw_dir)
+    dialogs, merged = inspired_dialogs(split, raw_dir)
     records = [
         MovieDialog(
             dataset="inspired",

@@ -84,6 +84,9 @@ class EvalCase(_Record):
     dialog_id: str
     user_id: str
     target_genres: list[str]
+    #: The movie the human recommender recommended last in the dialog, as the source writes it
+    #: ("Title (Year)"): the hidden target of item-mode episodes; None when it cannot be told.
+    target_movie: str | None = None
 
 
 class RedialMessage(_Record):
