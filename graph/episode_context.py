@@ -9,7 +9,7 @@ from typing import Any, Final, Literal, get_args
 
 from graph.context import Context, ContextError
 from rso.data.eval_cases import CASE_SETS, CaseSet
-from rso.modes import END_ON, SEEKER_MODES, EndOn, SeekerMode
+from rso.modes import END_ON, GOAL_MODES, SEEKER_MODES, EndOn, GoalMode, SeekerMode
 
 #: How an episode's nodes run: "graph" = the compiled LangGraph graphs (what Studio and
 #: ``langgraph dev`` serve, with callbacks and tracing); "direct" = the step engine
@@ -43,6 +43,10 @@ class EpisodeSettings:
     #: Case set: "inspired-test" (99), "redial-test" (198) or "inspired-train" (801); a batch
     #: plays its cases, an episode looks its case id up there first (ids are unique within a set).
     cases: CaseSet = "inspired-test"
+    #: The seeker's goal (see `GoalMode`): "genre" = the case's first target genre; "item" = a
+    #: hidden target movie, the one the case's human recommender recommended last, linked to the
+    #: knowledge base by the title matcher (a batch leaves out cases without one).
+    goal: GoalMode = "genre"
 
     def __post_init__(self) -> None:
         """Reject values no episode can use, naming the field."""
@@ -50,6 +54,8 @@ class EpisodeSettings:
             raise ContextError(f"seeker must be one of {', '.join(SEEKER_MODES)}", "seeker")
         if self.cases not in CASE_SETS:
             raise ContextError(f"cases must be one of {', '.join(CASE_SETS)}", "cases")
+        if self.goal not in GOAL_MODES:
+            raise ContextError(f"goal must be one of {', '.join(GOAL_MODES)}", "goal")
         if self.max_turns < 1:
             raise ContextError(f"max_turns must be >= 1, got {self.max_turns}", "max_turns")
         if self.end_on is not None and self.end_on not in END_ON:

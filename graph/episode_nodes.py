@@ -15,16 +15,16 @@ from agents.act_seeker import ActSeeker
 from agents.seeker import goal_from_case, seeker_reply
 from agents.seeker_acts import RecommenderAct, act_score
 from agents.seeker_goal import SeekerGoal
+from graph import resources
 from graph.context import Context
 from graph.episode_context import RolloutContext, rollout_context_from
 from graph.episode_state import RolloutState
 from graph.state import FallbackRecord, InputState, TurnOutput
 from graph.utils import fallback
-from rso.data.cases import UnknownCaseError, episode_seed, find_case, persona_of
-from rso.data.movies import movies_by_id
-from rso.data.records import EvalCase
+from rso.data.cases import UnknownCaseError, episode_seed, find_case, has_goal, persona_of
+from rso.data.records import EvalCase, Movie
 from rso.dialogue import OPENING
-from rso.modes import SUCCESS_THRESHOLD
+from rso.modes import SUCCESS_THRESHOLD, GoalMode
 from rso.runs.records import TurnRecord
 from rso.strategies import STRATEGIES
 
@@ -58,8 +58,37 @@ class RolloutError(RuntimeError):
     """An episode cannot start or continue (unknown case, missing persona, bad settings)."""
 
 
-def goal_of(case: EvalCase) -> SeekerGoal:
-    """Return the seeker's goal for a case (its first target genre), or raise RolloutError."""
+@lru_cache(maxsize=4096)
+def _linked(matcher: Any, title: str) -> str | None:
+    # Keyed by the matcher too, so that a matcher swapped in (tests) is asked afresh.
+    return matcher.match(title)
+
+
+def target_of(case: EvalCase) -> Movie | None:
+    """Return a case's hidden target movie: its `target_movie` linked to the knowledge base."""
+    if case.target_movie is None:
+        return None
+    kb_id = _linked(resources.title_matcher(), case.target_movie)
+    return resources.movies().get(kb_id) if kb_id is not None else None
+
+
+def can_play(case: EvalCase, goal: GoalMode = "genre") -> bool:
+    """Return True when a seeker can be given a goal of this mode for the case."""
+    return has_goal(case) if goal == "genre" else target_of(case) is not None
+
+
+def goal_of(case: EvalCase, goal: GoalMode = "genre") -> SeekerGoal:
+    """Return the seeker's goal for a case in a goal mode, or raise RolloutError.
+
+    "genre": the case's first target genre; "item": its hidden target movie (`target_of`).
+    """
+    if goal == "item":
+        target = target_of(case)
+        if target is None:
+            known = f"{case.target_movie!r} is not in the knowledge base"
+            why = "no target movie" if case.target_movie is None else known
+            raise RolloutError(f"case {case.case_id!r} has no item-mode goal: {why}")
+        return goal_from_case(case, target)
     try:
         return goal_from_case(case)
     except ValueError as exc:
@@ -72,8 +101,10 @@ def _with_seed(context: Context, seed: int) -> Context:
     return dataclasses.replace(context, seed=seed)
 
 
-def _act_seeker(case: EvalCase, seed: int) -> ActSeeker:
-    return ActSeeker(goal=goal_of(case), persona=persona_of(case), movies=movies_by_id(), seed=seed)
+def _act_seeker(case: EvalCase, seed: int, goal: GoalMode) -> ActSeeker:
+    return ActSeeker(
+        goal=goal_of(case, goal), persona=persona_of(case), movies=resources.movies(), seed=seed
+    )
 
 
 def start_episode(state: RolloutState, runtime: Runtime[RolloutContext]) -> dict[str, Any]:
@@ -93,12 +124,12 @@ def start_episode(state: RolloutState, runtime: Runtime[RolloutContext]) -> dict
     update: dict[str, Any] = {
         "case": case,
         "persona_id": case.user_id,
-        "goal": goal_of(case).label,
+        "goal": goal_of(case, context.goal).label,
         "episode_seed": seed,
         "messages": [HumanMessage(OPENING, name="seeker")],
     }
     if context.seeker == "act":
-        update["seeker_state"] = _act_seeker(case, seed).start()
+        update["seeker_state"] = _act_seeker(case, seed, context.goal).start()
     return update
 
 
@@ -148,9 +179,8 @@ def simulate_seeker(state: RolloutState, runtime: Runtime[RolloutContext]) -> di
             movie=turn.recommended[0] if turn.recommended else None,
             facts_given=bool(turn.movie_facts),
         )
-        seeker_state, answer = _act_seeker(state.case, state.episode_seed).step(
-            state.seeker_state, act
-        )
+        seeker = _act_seeker(state.case, state.episode_seed, context.goal)
+        seeker_state, answer = seeker.step(state.seeker_state, act)
         return {
             "messages": [HumanMessage(answer.text, name="seeker")],
             "seeker_reply": answer.text,
@@ -159,7 +189,8 @@ def simulate_seeker(state: RolloutState, runtime: Runtime[RolloutContext]) -> di
             "seeker_done": answer.done,
         }
     settings = _with_seed(context.recommender, state.episode_seed).llm("seeker")
-    reply = seeker_reply(state.messages, goal_of(state.case), persona_of(state.case), settings)
+    goal = goal_of(state.case, context.goal)
+    reply = seeker_reply(state.messages, goal, persona_of(state.case), settings)
     fallbacks = list(state.turn_fallbacks)
     if reply.fallback is not None:
         fallbacks.append(

@@ -156,6 +156,9 @@ class RolloutConfig(EpisodeSettings):
             "rewarder_samples": self.rewarder_samples,
             "rewarder_n": self.rewarder_n,
             "shuffle_cases": self.shuffle_cases,
+            # Recorded only in item mode: genre-mode runs keep the digest they had before the
+            # setting existed, so that they still resume.
+            **({"goal": self.goal} if self.goal != "genre" else {}),
             "context": context,
         }
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 from graph.context import LLM_ROLES, Context, LLMRole
 from graph.episode_context import RolloutContext
 from rollouts.config import RolloutConfig
+from rollouts.plan import excluded_reason
 from rso import jsonio
 from rso.runs.directory import RunDirectoryError, read_manifest
 from rso.runs.records import read_episodes
@@ -66,7 +67,10 @@ def check_run_directory(
                 )
         return None
     if previous.get("settings_digest") != digest and not config.force:
-        changes = _differences(previous.get("settings", {}), settings)
+        # Genre-mode settings leave the goal out (`RolloutConfig.settings`); name it when listed.
+        changes = _differences(
+            {"goal": "genre", **previous.get("settings", {})}, {"goal": "genre", **settings}
+        )
         listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
         raise RunDirectoryError(
             f"{manifest_path} was written with other settings ({listed or 'digest differs'}); "
@@ -145,7 +149,7 @@ def build_manifest(
         "concurrency": config.concurrency,
         **({"workers": config.workers} if config.on_ray else {}),
         "episodes_planned": planned,
-        "excluded_cases": {"reason": "no target genre", "case_ids": excluded},
+        "excluded_cases": {"reason": excluded_reason(config.goal), "case_ids": excluded},
         "git": _git_state(),
         "packages": _package_versions(),
         "python": sys.version.split()[0],

@@ -11,19 +11,21 @@ import numpy as np
 
 from graph.episode import stream_episode
 from graph.episode_context import RolloutContext
-from graph.episode_nodes import goal_of
+from graph.episode_nodes import can_play, goal_of
 from graph.step_engine import stream_episode_steps
-from rso.data.cases import episode_seed, has_goal
+from rso.data.cases import episode_seed
 from rso.data.records import EvalCase
+from rso.modes import GoalMode
 from rso.runs.records import EpisodeRecord, EpisodeStatus, episode_id
 
 
 @dataclass(frozen=True)
 class EpisodePlan:
-    """One episode to play: the case and its index (its repetition number)."""
+    """One episode to play: the case, its index (its repetition number) and the goal mode."""
 
     case: EvalCase
     index: int
+    goal: GoalMode = "genre"
 
     def episode_id(self, seed: int) -> str:
         """Return the episode's deterministic id."""
@@ -31,18 +33,33 @@ class EpisodePlan:
 
 
 def plan_episodes(
-    cases: Sequence[EvalCase], episodes: int | None, seed: int, shuffle: bool = False
+    cases: Sequence[EvalCase],
+    episodes: int | None,
+    seed: int,
+    shuffle: bool = False,
+    goal: GoalMode = "genre",
 ) -> tuple[list[EpisodePlan], list[str]]:
-    """Return a run's episodes, and the ids of the cases without a target genre (left out)."""
-    usable = [c for c in cases if has_goal(c)]
-    excluded = [c.case_id for c in cases if not has_goal(c)]
+    """Return a run's episodes, and the ids of the cases left out (no goal of this mode).
+
+    Genre mode leaves out the cases without a target genre; item mode those without a target
+    movie linked to the knowledge base (`graph.episode_nodes.target_of`).
+    """
+    playable = {c.case_id: can_play(c, goal) for c in cases}
+    usable = [c for c in cases if playable[c.case_id]]
+    excluded = [c.case_id for c in cases if not playable[c.case_id]]
     if not usable:
-        raise ValueError("no case has a target genre; nothing to roll out")
+        raise ValueError(f"no case has a {excluded_reason(goal)[3:]}; nothing to roll out")
     if shuffle:
         order = np.random.default_rng(seed).permutation(len(usable))
         usable = [usable[int(i)] for i in order]
     total = len(usable) if episodes is None else episodes
-    return [EpisodePlan(usable[i % len(usable)], i // len(usable)) for i in range(total)], excluded
+    plans = [EpisodePlan(usable[i % len(usable)], i // len(usable), goal) for i in range(total)]
+    return plans, excluded
+
+
+def excluded_reason(goal: GoalMode) -> str:
+    """Why a case is left out of a run in this goal mode ("no target genre", ...)."""
+    return "no target genre" if goal == "genre" else "no target movie in the knowledge base"
 
 
 def on_server(context: RolloutContext, base_url: str | None) -> RolloutContext:
@@ -95,7 +112,7 @@ def episode_record(
         episode_id=plan.episode_id(run_seed),
         case=case,
         persona_id=case.user_id,
-        goal=goal_of(case).label,
+        goal=goal_of(case, plan.goal).label,
         settings_digest=digest,
         seed=episode_seed(run_seed, case.case_id, plan.index),
         turns=turns,

@@ -97,7 +97,9 @@ def _run(
     digest = settings_digest(settings)
     previous = check_run_directory(config, episodes_path, manifest_path, settings, digest)
     context = config.rollout_context(memory_spec)
-    plans, excluded = plan_episodes(cases, config.episodes, config.seed, config.shuffle_cases)
+    plans, excluded = plan_episodes(
+        cases, config.episodes, config.seed, config.shuffle_cases, config.goal
+    )
     started = now()
     manifest = build_manifest(
         config, settings, digest, context, previous, started, len(plans), excluded

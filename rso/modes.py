@@ -23,6 +23,12 @@ EXPERTS_MODES: Final[tuple[ExpertsMode, ...]] = get_args(ExpertsMode)
 SeekerMode = Literal["llm", "act"]
 SEEKER_MODES: Final[tuple[SeekerMode, ...]] = get_args(SeekerMode)
 
+#: What the simulated seeker wants: "genre" = the case's first target genre (the paper's
+#: protocol); "item" = a hidden target movie, the one the case's human recommender recommended
+#: last (cases without one linked to the knowledge base are left out).
+GoalMode = Literal["genre", "item"]
+GOAL_MODES: Final[tuple[GoalMode, ...]] = get_args(GoalMode)
+
 #: When an episode ends early: "reward" = the paper's protocol, at the first turn reward above
 #: `SUCCESS_THRESHOLD`; "accept" = only when the seeker explicitly accepts or leaves. The act-level
 #: seeker always shows interest (0.8) before it accepts, so under "reward" its episodes would stop

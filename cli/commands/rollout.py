@@ -18,6 +18,7 @@ from cli.commands import (
 
 if TYPE_CHECKING:
     from rollouts.summary import RolloutSummary
+    from rso.modes import GoalMode
 
 CASE_SETS_HELP = "inspired-test (99), redial-test (198) or inspired-train (801)."
 
@@ -27,6 +28,14 @@ def rollout(
         Path, typer.Option("--out", help="Run directory, e.g. runs/NAME/ (created if missing).")
     ],
     cases: Annotated[str, typer.Option(help=CASE_SETS_HELP)] = "inspired-test",
+    goal: Annotated[
+        str,
+        typer.Option(
+            help="The seeker's goal: genre (the case's first target genre) or item (a hidden "
+            "target movie, the one the case's human recommender recommended last; cases without "
+            "one in the knowledge base are left out)."
+        ),
+    ] = "genre",
     seeker: Annotated[
         str, typer.Option(help="Simulated seeker: act (fast, LLM-free) or llm.")
     ] = "act",
@@ -154,6 +163,7 @@ def rollout(
         config = RolloutConfig(
             out=out,
             cases=cases,  # type: ignore[arg-type]  # validated by RolloutContext
+            goal=goal,  # type: ignore[arg-type]  # validated by RolloutContext
             seeker=seeker,  # type: ignore[arg-type]
             experts=experts,  # type: ignore[arg-type]
             planner=planner,
@@ -183,11 +193,13 @@ def rollout(
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
     else:
-        _print_summary(summary)
+        _print_summary(summary, config.goal)
     _exit_on_failures(summary)
 
 
-def _print_summary(summary: RolloutSummary) -> None:
+def _print_summary(summary: RolloutSummary, goal: GoalMode) -> None:
+    from rollouts.plan import excluded_reason
+
     retried = f", {summary.retried} failed before and retried" if summary.retried else ""
     typer.echo(
         f"{summary.ran} episodes played ({summary.already_done} already done{retried}, "
@@ -197,8 +209,8 @@ def _print_summary(summary: RolloutSummary) -> None:
     )
     if summary.excluded_cases:
         typer.echo(
-            f"note: {len(summary.excluded_cases)} case(s) without a target genre were left out "
-            "(listed in manifest.json)"
+            f"note: {len(summary.excluded_cases)} case(s) with {excluded_reason(goal)} were left "
+            "out (listed in manifest.json)"
         )
     typer.echo(f"episodes: {summary.episodes_path}\nmanifest: {summary.manifest_path}")
 
