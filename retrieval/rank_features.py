@@ -27,6 +27,7 @@ FEATURES: Final[tuple[str, ...]] = (
     "dense_dialogue",
     "dense_dialogue_z",
     "similar_dialogues",
+    "suggestion_context",
     "dense_items",
     "attributes",
     "attributes_popular",
@@ -145,6 +146,7 @@ def feature_matrix(
     # The same similarity on the dialogue's own scale: cosines of some queries run high.
     put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
     put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
+    put("suggestion_context", lambda: items.memory.context_scores(query, leave_out))
     if index.size or (said is not None and said[0].size):
         profile = items.attributes.profile(index, weights, said)
         similar = items.attributes.similarity(profile)

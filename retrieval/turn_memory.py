@@ -1,14 +1,22 @@
 """Similar training dialogues: the movies recommenders suggested after conversations like this one.
 
-Every training turn is kept as its dense query vector and the movies suggested next. For a new
-dialogue, the nearest training turns (cosine, top `NEIGHBOURS`) vote for their suggestions,
-each with weight ``max(similarity, 0) ** POWER`` (a session-based nearest-neighbour recommender).
+Every training turn is kept as its dense query vector and the movies suggested next. Two signals
+read it:
+
+- `TurnMemory.scores`: the nearest training turns (cosine, top `NEIGHBOURS`) vote for their
+  suggestions, each with weight ``max(similarity, 0) ** POWER`` (a session-based
+  nearest-neighbour recommender);
+- `TurnMemory.context_scores`: each movie's suggestion context, the sum of the query vectors of
+  the turns after which it was suggested; the cosine of a new dialogue with it, times
+  ``log(1 + times suggested)`` (a prototype per movie: smoother than the nearest turns' votes,
+  and it reaches every movie ever suggested).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 import numpy as np
@@ -62,3 +70,32 @@ class TurnMemory:
             return np.zeros(n_items, dtype=np.float32)
         votes = self.targets[nearest].T @ (weights / total)
         return np.asarray(votes, dtype=np.float32).ravel()
+
+    @cached_property
+    def _contexts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Movies ever suggested (rows), their summed query vectors, its norms, the counts."""
+        counts = np.asarray(self.targets.sum(axis=0), dtype=np.float64).ravel()
+        rows = np.flatnonzero(counts > 0)
+        sums = np.asarray(self.targets[:, rows].T @ self.vectors, dtype=np.float64)
+        return rows, sums, np.linalg.norm(sums, axis=1), counts[rows]
+
+    def context_scores(self, query: np.ndarray, leave_out: int | None = None) -> np.ndarray:
+        """Cosine with each movie's suggestion context x log(1 + suggestions); 0 if never.
+
+        `leave_out` (a dialog number) takes that dialog's turns out of the contexts and counts.
+        """
+        n_items = self.targets.shape[1]
+        out = np.zeros(n_items, dtype=np.float32)
+        rows, sums, norms, counts = self._contexts
+        if rows.size == 0:
+            return out
+        if leave_out is not None:
+            own = np.flatnonzero(self.dialogs == leave_out)
+            own_targets = self.targets[own][:, rows]
+            if own.size and own_targets.nnz:
+                sums = sums - np.asarray(own_targets.T @ self.vectors[own], dtype=np.float64)
+                norms = np.linalg.norm(sums, axis=1)
+                counts = counts - np.asarray(own_targets.sum(axis=0), dtype=np.float64).ravel()
+        cosine = np.where(norms > 1e-9, (sums @ query) / np.maximum(norms, 1e-9), 0.0)
+        out[rows] = cosine * np.log1p(np.maximum(counts, 0.0))
+        return out

@@ -220,6 +220,32 @@ def test_turn_memory_leaves_a_dialogue_out() -> None:
     assert memory.scores(vectors[0], leave_out=0)[0] == 0
 
 
+def test_suggestion_context_is_the_cosine_with_what_preceded_each_suggestion() -> None:
+    from retrieval.turn_memory import TurnMemory
+
+    x, y = np.eye(2, dtype=np.float32)
+    diagonal = np.asarray([0.6, 0.8], dtype=np.float32)
+    # Movie 0 followed two turns (x, then the diagonal), movie 1 one turn (y); movie 2 none.
+    memory = TurnMemory.of(np.stack([x, diagonal, y]), [[0], [0, 1], [1]], [0, 1, 2], n_items=3)
+    scores = memory.context_scores(x)
+    context0 = (x + diagonal) / np.linalg.norm(x + diagonal)
+    assert scores[0] == pytest.approx(float(context0 @ x) * np.log(3))
+    context1 = (diagonal + y) / np.linalg.norm(diagonal + y)
+    assert scores[1] == pytest.approx(float(context1 @ x) * np.log(3))
+    assert scores[2] == 0
+
+
+def test_suggestion_context_leaves_a_dialogue_out_exactly() -> None:
+    from retrieval.turn_memory import TurnMemory
+
+    x, y = np.eye(2, dtype=np.float32)
+    memory = TurnMemory.of(np.stack([x, y, y]), [[0], [0], [1]], [0, 1, 1], n_items=2)
+    without = memory.context_scores(x, leave_out=0)
+    only_rest = TurnMemory.of(np.stack([y, y]), [[0], [1]], [1, 1], n_items=2).context_scores(x)
+    assert np.allclose(without, only_rest)
+    assert memory.context_scores(x, leave_out=1)[1] == 0  # movie 1 followed only dialog 1
+
+
 def test_only_the_asked_signals_are_computed_and_ranking_needs_only_the_fused_ones(
     ranker: MovieRecommender,
 ) -> None:
