@@ -28,7 +28,7 @@ from bench.results import write_section  # noqa: E402
 from evaluation.recommendation import RecommendationReport, baselines, evaluate  # noqa: E402
 from rso import jsonio  # noqa: E402
 from rso.data.turn_file import TurnLine  # noqa: E402
-from rso.runs.directory import episodes_file  # noqa: E402
+from rso.runs.directory import episodes_file, read_manifest  # noqa: E402
 from rso.runs.records import EpisodeRecord, read_episodes  # noqa: E402
 
 SECTION: Final = "Item-mode Recall@k"
@@ -91,6 +91,13 @@ def recall_table(at_recommendation: RecommendationReport, at_last: Recommendatio
     return "\n".join(lines)
 
 
+def run_settings(run: Path) -> str:
+    """The run as `rso rollout` options, from its manifest."""
+    settings = read_manifest(run)["settings"]
+    names = ("cases", "seeker", "experts", "planner", "goal", "seed")
+    return " ".join(f"--{name} {settings.get(name, 'genre')}" for name in names)
+
+
 def counts(report: RecommendationReport) -> str:
     """How many pairs were scored and how many the dialogue had already named."""
     return (
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
             "movie, and before each episode's last turn, ranked again by each system; the hidden "
             f"target is the one relevant movie. {n_episodes} item-mode episodes; recommendation "
             f"turns: {counts(reports[0])}; last turns: {counts(reports[1])}.",
+            "",
+            *(f"- `{run}`: `rso rollout {run_settings(run)}`" for run in args.runs),
             "",
             recall_table(*reports),
         ]
