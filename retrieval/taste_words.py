@@ -63,8 +63,13 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-\.]*")
 
 
 def normalise(text: str) -> str:
-    """Lower-case words of `text`, apostrophes unified, joined by single spaces."""
-    return " ".join(_TOKEN.findall(text.casefold().replace("\u2019", "'")))
+    """Lower-case words of `text`, apostrophes unified, joined by single spaces.
+
+    A word's trailing periods go: "Sigourney Weaver." ends a sentence, and "Samuel L. Jackson"
+    is also written "Samuel L Jackson".
+    """
+    words = (w.rstrip(".") for w in _TOKEN.findall(text.casefold().replace("\u2019", "'")))
+    return " ".join(w for w in words if w)
 
 
 @dataclass(frozen=True, eq=False)

@@ -77,6 +77,13 @@ def test_genres_and_people_from_a_sentence() -> None:
     assert find_genres("No genre words here.", VOCAB) == []
 
 
+def test_a_name_is_found_before_a_full_stop_and_without_its_initials_stop() -> None:
+    cast = Movie(kb_id="m9", title="Pulp Fiction", year=1994, cast=["Samuel L. Jackson"], doc="d")
+    vocab = Vocabulary.build([cast])
+    assert find_people("I love Samuel L. Jackson.", vocab) == ["Samuel L. Jackson"]
+    assert find_people("anything with samuel l jackson", vocab) == ["Samuel L. Jackson"]
+
+
 def test_negation_makes_dislikes_and_summary_mentions_them() -> None:
     prefs = extract_preferences([seeker("I like action movies. I don't like horror.")], VOCAB)
     assert prefs.genres == ("action",) and prefs.disliked_genres == ("horror",)
