@@ -2,10 +2,11 @@
 
 The ranker embeds one or two short exchanges per turn, where torch's per-call overhead is most of
 the cost. `OnnxEmbedder` exports the encoder (transformer and mean pooling) once to an ONNX file
-in the cache, keyed by the weights' digest, and then runs it with ONNX Runtime on one thread,
-tokenising with the model's own ``tokenizer.json``; torch is needed only for that export. Its
-vectors equal the torch float32 path's (cosine >= 0.99999, checked by a test), so it keeps the
-torch embedder's `model_id` and every index and ranker artefact built with either stays valid.
+in the cache, keyed by the weights' digest, and then runs it with ONNX Runtime on up to two
+threads (spinning off: a waiting thread sleeps rather than burn a busy core), tokenising with
+the model's own ``tokenizer.json``; torch is needed only for that export. Its vectors equal the
+torch float32 path's (cosine >= 0.99999, checked by a test), so it keeps the torch embedder's
+`model_id` and every index and ranker artefact built with either stays valid.
 
 `query_embedder` picks it for a float32 CPU embedder when ``onnxruntime`` is installed;
 ``RSO_EMBEDDING_RUNTIME=torch`` keeps torch, ``onnx`` insists on ONNX Runtime.
@@ -34,6 +35,13 @@ Runtime = Literal["auto", "torch", "onnx"]
 OPSET: Final = 17
 #: Tokens per text when the model directory does not say (sentence-transformers' own default).
 DEFAULT_MAX_TOKENS: Final = 256
+#: Most threads one encoder call uses (a query is a few dozen tokens: more would mostly wait).
+MAX_THREADS: Final = 2
+
+
+def default_threads() -> int:
+    """Threads per encoder call: this machine's cores, at most `MAX_THREADS`."""
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
 def export_onnx(embedder: SentenceEmbedder, path: Path) -> None:
@@ -92,9 +100,11 @@ def _max_tokens(model_dir: Path) -> int:
 
 @dataclass
 class OnnxEmbedder:
-    """`base`'s encoder run by ONNX Runtime on one thread; the same identity and vectors."""
+    """`base`'s encoder run by ONNX Runtime; the same identity and vectors."""
 
     base: SentenceEmbedder
+    #: Intra-op threads of a call (measured in docs/recommendation.md, Speed).
+    threads: int = field(default_factory=default_threads)
     _session: Any = field(default=None, init=False, repr=False)
     _tokenizer: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -133,8 +143,10 @@ class OnnxEmbedder:
                 if not self.onnx_path.is_file():
                     export_onnx(self.base, self.onnx_path)
                 options = ort.SessionOptions()
-                options.intra_op_num_threads = 1
+                options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
+                # Idle pool threads sleep: spinning burns the core the other thread needs.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 try:
                     session = ort.InferenceSession(

@@ -40,6 +40,17 @@ def test_onnx_vectors_equal_the_torch_float32_vectors(
     assert onnx.model_id == torch_embedder.model_id  # artefacts built by either stay valid
     assert onnx.embed([]).shape == (0, torch_embedder.dimension)
     assert np.allclose(OnnxEmbedder(torch_embedder).embed_one(TEXTS[0]), got[0], atol=1e-6)
+    one_thread = OnnxEmbedder(torch_embedder, threads=1).embed(TEXTS)
+    assert np.allclose(one_thread, OnnxEmbedder(torch_embedder, threads=2).embed(TEXTS), atol=1e-6)
+
+
+def test_an_encoder_call_uses_at_most_two_threads(monkeypatch) -> None:
+    from retrieval import onnx_embedding
+
+    monkeypatch.setattr(onnx_embedding.os, "cpu_count", lambda: 16)
+    assert onnx_embedding.default_threads() == 2
+    monkeypatch.setattr(onnx_embedding.os, "cpu_count", lambda: None)
+    assert onnx_embedding.default_threads() == 1
 
 
 def test_a_corrupt_export_is_a_clear_error(torch_embedder, tmp_path, monkeypatch) -> None:
