@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.dialogue import from_context
+from retrieval.embedding import TextEmbedder
 from retrieval.onnx_embedding import OnnxEmbedder
 from retrieval.recommender import MovieRecommender
 from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
@@ -109,23 +110,31 @@ def latency_rows(ranker: MovieRecommender, turns: Sequence[TurnLine], limit: int
     return rows
 
 
+def _timed_with(
+    ranker: MovieRecommender, groups: Sequence[Sequence[TurnLine]], encoder: TextEmbedder
+) -> Timings:
+    """The turn-by-turn cached setting again with another query encoder; the ranker's is kept."""
+    runtime = ranker.embedder
+    ranker.embedder = encoder
+    try:
+        encoder.embed(["warm up"])
+        return time_turns(ranker, groups, cached=True, cold=False)
+    finally:
+        ranker.embedder = runtime
+        ranker.utterances = UtteranceEmbeddings(runtime)
+
+
 def _one_thread_row(
     ranker: MovieRecommender, groups: Sequence[Sequence[TurnLine]], default: Timings
 ) -> str:
     """The turn-by-turn cached setting again with the ONNX encoder on one thread."""
     assert isinstance(ranker.embedder, OnnxEmbedder)
-    runtime = ranker.embedder
-    ranker.embedder = OnnxEmbedder(runtime.base, threads=1)
-    try:
-        ranker.embedder.embed(["warm up"])
-        t = time_turns(ranker, groups, cached=True, cold=False)
-    finally:
-        ranker.embedder = runtime
-        ranker.utterances = UtteranceEmbeddings(runtime)
+    threads = ranker.embedder.threads
+    t = _timed_with(ranker, groups, OnnxEmbedder(ranker.embedder.base, threads=1))
     n = sum(len(g) for g in groups)
     return (
         f"| ranking latency per turn, turn by turn, cached, ONNX Runtime on one thread ({n} "
-        f"turns; {runtime.threads} threads above are {t.ms(50) / default.ms(50):.2f}x faster at "
+        f"turns; {threads} threads above are {t.ms(50) / default.ms(50):.2f}x faster at "
         f"wall p50, {t.ms(50, cpu=True) / default.ms(50, cpu=True):.2f}x at CPU p50) | "
         f"p50 {t.ms(50):.1f} ms, p95 {t.ms(95):.1f} ms, p99 {t.ms(99):.1f} ms "
         f"(CPU p50 {t.ms(50, cpu=True):.1f} ms) | p50 <= 10 ms |"
@@ -137,14 +146,7 @@ def _torch_row(
 ) -> str:
     """The turn-by-turn cached setting again with the torch encoder (the runtime before)."""
     assert isinstance(ranker.embedder, OnnxEmbedder)
-    runtime = ranker.embedder
-    ranker.embedder = runtime.base
-    try:
-        ranker.embedder.embed(["warm up"])
-        t = time_turns(ranker, groups, cached=True, cold=False)
-    finally:
-        ranker.embedder = runtime
-        ranker.utterances = UtteranceEmbeddings(runtime)
+    t = _timed_with(ranker, groups, ranker.embedder.base)
     n = sum(len(g) for g in groups)
     return (
         f"| ranking latency per turn, turn by turn, cached, torch encoder ({n} turns; "
