@@ -12,13 +12,9 @@ from functools import lru_cache
 
 from langchain_core.messages import AIMessage, AnyMessage
 
-from agents.rule_preferences import (
-    DialogueTurn,
-    Preferences,
-    default_vocabulary,
-    extract_preferences,
-)
+from agents.rule_preferences import DialogueTurn, Preferences, extract_preferences
 from graph.utils import dialogue_turns, speaker_of
+from retrieval.taste_words import default_vocabulary
 from rso.data.movies import movies_by_id
 
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from agents.rule_preferences import default_vocabulary, find_people
 from graph import resources
 from graph.utils import content_words
+from retrieval.taste_words import default_vocabulary, find_people
 
 #: Words of conversation that never make an item a preference (whole words, casefolded): a
 #: seeker who said only these has stated no preference yet. Whole words, not stems, so that

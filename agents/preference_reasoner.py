@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field, JsonValue, create_model
 from pydantic.config import JsonDict
 
 from agents.preference_grounding import grounded_items, item_words, named_phrases
-from agents.rule_preferences import is_negated
 from graph import models
 from graph.constrained import schema_bounds
 from graph.context import Context, context_from
@@ -34,6 +33,7 @@ from graph.routing import REASON_PREFERENCES
 from graph.state import FallbackRecord, State
 from graph.utils import clip_text, dialogue_turns, fallback
 from prompts import preference_reasoner as prompts
+from retrieval.taste_words import is_negated
 from rso.dialogue import SEEKER
 
 logger = logging.getLogger("rso.agents.preference_reasoner")

@@ -13,30 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.taste_words import (
-    GENRE_SYNONYMS,
     NEGATION,
     SENTENCES,
     Vocabulary,
-    default_vocabulary,
     find_genres,
     find_people,
-    is_negated,
 )
 from rso.data.records import Movie
 from rso.dialogue import SEEKER
-
-# The vocabulary's readers are used through this module by the rule experts and their callers.
-__all__ = [
-    "GENRE_SYNONYMS",
-    "DialogueTurn",
-    "Preferences",
-    "Vocabulary",
-    "default_vocabulary",
-    "extract_preferences",
-    "find_genres",
-    "find_people",
-    "is_negated",
-]
 
 #: One message of the dialogue as the rule experts read it: the speaker ("Seeker" or
 #: "Recommender"), its text, and the kb_ids of the movies it recommended.

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from agents.rule_preferences import Preferences, Vocabulary, default_vocabulary
+from agents.rule_preferences import Preferences
+from retrieval.taste_words import Vocabulary, default_vocabulary
 from rso.data.records import Movie
 
 

@@ -28,6 +28,10 @@ SAID_WEIGHT: Final = 0.5
 MAX_CAST: Final = 5
 
 
+#: Columns of the attribute tokens a dialogue names in words, and their weights.
+Said = tuple[np.ndarray, np.ndarray]
+
+
 def movie_tokens(movie: Movie, max_cast: int = MAX_CAST) -> set[str]:
     """Return a movie's attribute tokens: genres, directors, first cast members, writers."""
     return {
@@ -95,7 +99,7 @@ class Attributes:
         """Map token -> column."""
         return {token: column for column, token in enumerate(self.tokens)}
 
-    def said(self, tokens: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+    def said(self, tokens: Sequence[tuple[str, float]]) -> Said:
         """Columns and weights of weighted tokens said in a dialogue (unknown tokens dropped)."""
         known = [(self.columns[t], w) for t, w in tokens if t in self.columns]
         return (
@@ -107,7 +111,7 @@ class Attributes:
         self,
         rows: np.ndarray,
         weights: np.ndarray,
-        said: tuple[np.ndarray, np.ndarray] | None = None,
+        said: Said | None = None,
     ) -> np.ndarray:
         """Return the profile: the named movies' rows plus `SAID_WEIGHT` x the said tokens'."""
         named = np.zeros(self.matrix.shape[1], dtype=np.float32)

@@ -17,7 +17,7 @@ from typing import Any, Final, cast
 import numpy as np
 from scipy import sparse
 
-from retrieval.attributes import Attributes
+from retrieval.attributes import Attributes, Said
 from retrieval.dialogue import MentionedMovie, SaidAttribute
 from retrieval.item_stats import ItemStats
 from retrieval.turn_memory import TurnMemory
@@ -80,9 +80,7 @@ def mention_weights(
     return index, weights
 
 
-def said_weights(
-    said: Sequence[SaidAttribute], attributes: Attributes
-) -> tuple[np.ndarray, np.ndarray]:
+def said_weights(said: Sequence[SaidAttribute], attributes: Attributes) -> Said:
     """Columns of the attribute tokens the dialogue named in words, and their recency weights."""
     return attributes.said([(s.token, RECENCY_DECAY**s.age) for s in said])
 
@@ -125,7 +123,7 @@ def feature_matrix(
     stats: ItemStats | None = None,
     leave_out: int | None = None,
     features: Collection[str] = FEATURES,
-    said: tuple[np.ndarray, np.ndarray] | None = None,
+    said: Said | None = None,
 ) -> np.ndarray:
     """Features of every movie for one dialogue: dense `query`, named movies' rows and weights.
 
@@ -147,17 +145,18 @@ def feature_matrix(
     put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
     put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
     put("suggestion_context", lambda: items.memory.context_scores(query, leave_out))
+    popularity = np.log1p(np.maximum(stats.mentions, 0.0))
     if index.size or (said is not None and said[0].size):
         profile = items.attributes.profile(index, weights, said)
         similar = items.attributes.similarity(profile)
         put("attributes", lambda: similar)
         # Among the movies that fit, the ones many people talk about.
-        put("attributes_popular", lambda: similar * np.log1p(np.maximum(stats.mentions, 0.0)))
+        put("attributes_popular", lambda: similar * popularity)
     if index.size:
         put("dense_items", lambda: items.vectors @ _unit(weights @ items.vectors[index]))
         put("comention", lambda: _counted(stats.comention, stats, index, weights))
         put("suggested_after", lambda: _counted(stats.suggested_after, stats, index, weights))
-    put("popularity", lambda: np.log1p(np.maximum(stats.mentions, 0.0)))
+    put("popularity", lambda: popularity)
     put("suggestion_prior", lambda: np.log1p(np.maximum(stats.suggestions, 0.0)))
     put("year", lambda: np.nan_to_num(np.clip((items.years - _YEAR_CENTRE) / 10.0, -3.0, 2.0)))
     return out

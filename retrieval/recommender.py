@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 import numpy as np
 
+from retrieval.attributes import Said
 from retrieval.dialogue import (
     DialogueTurn,
     MentionedMovie,
@@ -66,7 +67,7 @@ class Evidence:
     rows: np.ndarray
     weights: np.ndarray
     #: Columns and weights of the attribute tokens (genres, people) named in words.
-    said: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+    said: Said = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
 class MovieRecommender:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retrieval.attributes import Attributes
+from retrieval.attributes import Attributes, Said
 from retrieval.dialogue import (
     DialogueTurn,
     WordFinder,
@@ -114,7 +114,7 @@ class ReadTurn:
     weights: np.ndarray
     positives: np.ndarray
     #: Columns and weights of the genres and people named in words.
-    said: tuple[np.ndarray, np.ndarray]
+    said: Said
 
 
 def read_turns(

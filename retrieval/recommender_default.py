@@ -24,7 +24,7 @@ from retrieval.recommender_store import (
     read,
     save,
 )
-from retrieval.taste_words import Vocabulary
+from retrieval.taste_words import Vocabulary, default_vocabulary
 from rso.data import rec_turns, redial
 from rso.data.records import Movie
 from rso.paths import processed_data_dir
@@ -108,13 +108,12 @@ def default_inputs() -> DefaultInputs:
     from rso.data.movies import load_movies
 
     index = get_movie_index()
-    movies = load_movies()
     return DefaultInputs(
-        movies,
+        load_movies(),
         index.document_vectors(),
         query_embedder(index.embedder),
         get_title_matcher(),
-        Vocabulary.build(movies),
+        default_vocabulary(),
         input_fingerprint(data_files(), index.fingerprint),
     )
 

@@ -22,14 +22,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from agents.actor_format import merge_turns, tuned_prompt
-from agents.rule_preferences import (
-    DialogueTurn,
-    default_vocabulary,
-    extract_preferences,
-    find_people,
-)
+from agents.rule_preferences import DialogueTurn, extract_preferences
 from agents.rule_replies import summarize_preferences
 from prompts import actor as prompts
+from retrieval.taste_words import default_vocabulary, find_people
 from rso.data.inspired import load_inspired
 from rso.data.movies import movies_by_id
 from rso.data.records import InspiredDialog, Split

@@ -26,7 +26,6 @@ from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
 from agents.rewarder import LABEL_SCORES, score_turn
-from agents.rule_preferences import default_vocabulary, find_genres, find_people
 from agents.seeker import seeker_reply
 from agents.seeker_acts import SeekerAct, act_score
 from agents.seeker_goal import SeekerGoal
@@ -36,6 +35,7 @@ from graph import models, resources
 from graph.context import Context
 from graph.state import State
 from prompts import seeker as seeker_templates
+from retrieval.taste_words import default_vocabulary, find_genres, find_people
 from rso.data.records import Persona
 from rso.dialogue import RECOMMENDER, SEEKER
 

@@ -5,17 +5,12 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agents.dialogue_memory import current_movie, dialogue_of
 from agents.rule_experts import EXPERTS
-from agents.rule_preferences import (
-    Preferences,
-    Vocabulary,
-    extract_preferences,
-    find_genres,
-    find_people,
-)
+from agents.rule_preferences import Preferences, extract_preferences
 from agents.rule_ranking import choose_movie, rank_movies
 from agents.rule_replies import compose_reply, fact_sentence, summarize_preferences
 from graph.experts import ExpertSet
 from prompts.rule_templates import GENERIC_QUESTION_FIRST, QUESTION_FIRST, WITH_MOVIE
+from retrieval.taste_words import Vocabulary, find_genres, find_people
 from rso.data.records import Movie
 from rso.strategies import STRATEGIES
 
@@ -155,7 +150,7 @@ def test_registered_expert_set() -> None:
 
 @pytest.mark.slow
 def test_vocabulary_of_the_real_knowledge_base() -> None:
-    from agents.rule_preferences import default_vocabulary
+    from retrieval.taste_words import default_vocabulary
 
     vocab = default_vocabulary()
     assert {"action", "comedy", "sci-fi"} <= vocab.genres

@@ -39,8 +39,8 @@ def _done(started: float) -> None:
 
 def taste_verdict(recommended: list[str], seed: int) -> str:
     """Say whether a recommended movie shares a genre the scripted seeker asked for."""
-    from agents.rule_preferences import default_vocabulary, find_genres
     from graph import resources
+    from retrieval.taste_words import default_vocabulary, find_genres
 
     vocabulary = default_vocabulary()
     wanted = {genre for text in SCRIPT for genre in find_genres(text, vocabulary)}
