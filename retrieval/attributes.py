@@ -18,6 +18,7 @@ from typing import Final
 import numpy as np
 from scipy import sparse
 
+from retrieval.sparse_rows import weighted_row_sum
 from retrieval.taste_words import Vocabulary, named_in
 from rso.data.records import Movie
 
@@ -116,7 +117,7 @@ class Attributes:
         """Return the profile: the named movies' rows plus `SAID_WEIGHT` x the said tokens'."""
         named = np.zeros(self.matrix.shape[1], dtype=np.float32)
         if rows.size:
-            named = (sparse.csr_matrix(weights[None, :]) @ self.matrix[rows]).toarray().ravel()
+            named = weighted_row_sum(self.matrix, rows, weights)
         words = np.zeros_like(named)
         if said is not None and said[0].size:
             np.add.at(words, said[0], said[1] * self.idf[said[0]])

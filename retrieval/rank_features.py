@@ -20,6 +20,7 @@ from scipy import sparse
 from retrieval.attributes import Attributes, Said
 from retrieval.dialogue import MentionedMovie, SaidAttribute
 from retrieval.item_stats import ItemStats
+from retrieval.sparse_rows import weighted_row_sum
 from retrieval.turn_memory import TurnMemory
 
 #: Feature columns, in order. See docs/recommendation.md for what each measures.
@@ -97,7 +98,7 @@ def _conditional(
     if index.size == 0:
         return np.zeros(matrix.shape[1], dtype=np.float32)
     scale = weights / (mentions[index] + SMOOTHING)
-    return np.asarray(matrix[index].T @ scale, dtype=np.float32).ravel()
+    return weighted_row_sum(matrix, index, scale)
 
 
 @lru_cache(maxsize=1)

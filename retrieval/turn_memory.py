@@ -22,6 +22,8 @@ from typing import Final
 import numpy as np
 from scipy import sparse
 
+from retrieval.sparse_rows import weighted_row_sum
+
 NEIGHBOURS: Final = 50
 POWER: Final = 3.0
 
@@ -68,8 +70,7 @@ class TurnMemory:
         total = float(weights.sum())
         if total <= 0:
             return np.zeros(n_items, dtype=np.float32)
-        votes = self.targets[nearest].T @ (weights / total)
-        return np.asarray(votes, dtype=np.float32).ravel()
+        return weighted_row_sum(self.targets, nearest, weights / total)
 
     @cached_property
     def _contexts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -78,6 +79,13 @@ class TurnMemory:
         rows = np.flatnonzero(counts > 0)
         sums = np.asarray(self.targets[:, rows].T @ self.vectors, dtype=np.float64)
         return rows, sums, np.linalg.norm(sums, axis=1), counts[rows]
+
+    @cached_property
+    def _scaled_contexts(self) -> np.ndarray:
+        """Each suggested movie's unit context x log(1 + suggestions): one product a turn."""
+        _, sums, norms, counts = self._contexts
+        scale = np.where(norms > 1e-9, np.log1p(counts) / np.maximum(norms, 1e-9), 0.0)
+        return np.ascontiguousarray(sums * scale[:, None], dtype=np.float32)
 
     def context_scores(self, query: np.ndarray, leave_out: int | None = None) -> np.ndarray:
         """Cosine with each movie's suggestion context x log(1 + suggestions); 0 if never.
@@ -89,13 +97,15 @@ class TurnMemory:
         rows, sums, norms, counts = self._contexts
         if rows.size == 0:
             return out
-        if leave_out is not None:
-            own = np.flatnonzero(self.dialogs == leave_out)
-            own_targets = self.targets[own][:, rows]
-            if own.size and own_targets.nnz:
-                sums = sums - np.asarray(own_targets.T @ self.vectors[own], dtype=np.float64)
-                norms = np.linalg.norm(sums, axis=1)
-                counts = counts - np.asarray(own_targets.sum(axis=0), dtype=np.float64).ravel()
+        if leave_out is None:
+            out[rows] = self._scaled_contexts @ np.asarray(query, dtype=np.float32)
+            return out
+        own = np.flatnonzero(self.dialogs == leave_out)
+        own_targets = self.targets[own][:, rows]
+        if own.size and own_targets.nnz:
+            sums = sums - np.asarray(own_targets.T @ self.vectors[own], dtype=np.float64)
+            norms = np.linalg.norm(sums, axis=1)
+            counts = counts - np.asarray(own_targets.sum(axis=0), dtype=np.float64).ravel()
         cosine = np.where(norms > 1e-9, (sums @ query) / np.maximum(norms, 1e-9), 0.0)
         out[rows] = cosine * np.log1p(np.maximum(counts, 0.0))
         return out
