@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Final, cast
 
 import numpy as np
@@ -62,9 +62,9 @@ class ItemData:
     #: Training turns for the similar-dialogues signal.
     memory: TurnMemory
 
-    @property
+    @cached_property
     def rows(self) -> dict[str, int]:
-        """Map kb id -> row."""
+        """Map kb id -> row (built once)."""
         return {kb_id: row for row, kb_id in enumerate(self.kb_ids)}
 
 

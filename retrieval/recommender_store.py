@@ -43,6 +43,7 @@ _CODE_MODULES: Final = (
     "item_stats.py",
     "rank_features.py",
     "recommender_build.py",
+    "sparse_rows.py",
     "taste_words.py",
     "turn_memory.py",
 )
