@@ -9,7 +9,7 @@ Reasoner's summary logged for that turn goes with the dialogue, as in the graph.
 offline protocol, a target the dialogue already names is counted apart (the ranker never returns
 a named movie), so a turn after the recommender named the target scores nothing.
 
-    .venv/bin/python bench/item_recall.py /work/scratch/item/rule-act [--no-write] [--json FILE]
+    .venv/bin/python bench/item_recall.py runs/item-rule-act [--no-write] [--json FILE]
 """
 
 from __future__ import annotations
