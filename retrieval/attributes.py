@@ -115,9 +115,7 @@ class Attributes:
         said: Said | None = None,
     ) -> np.ndarray:
         """Return the profile: the named movies' rows plus `SAID_WEIGHT` x the said tokens'."""
-        named = np.zeros(self.matrix.shape[1], dtype=np.float32)
-        if rows.size:
-            named = weighted_row_sum(self.matrix, rows, weights)
+        named = weighted_row_sum(self.matrix, rows, weights)
         words = np.zeros_like(named)
         if said is not None and said[0].size:
             np.add.at(words, said[0], said[1] * self.idf[said[0]])

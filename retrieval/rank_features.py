@@ -95,8 +95,6 @@ def _conditional(
     matrix: sparse.csr_matrix, mentions: np.ndarray, index: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Sum over named movies a of weight(a) * count(a, b) / (mentions(a) + smoothing)."""
-    if index.size == 0:
-        return np.zeros(matrix.shape[1], dtype=np.float32)
     scale = weights / (mentions[index] + SMOOTHING)
     return weighted_row_sum(matrix, index, scale)
 

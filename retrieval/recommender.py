@@ -166,10 +166,10 @@ class MovieRecommender:
     def scores(self, evidence: Evidence, fusion: Fusion | None = None) -> np.ndarray:
         """Fused score of every movie (higher is better), before any exclusion."""
         fusion = fusion or self.fusion
-        features = self.features(evidence, fusion.features)
-        # One BLAS thread here too: the same scores, to the last bit, in every process.
+        # The fusion's product on one BLAS thread too: the same scores, to the last bit, in
+        # every process.
         with one_blas_thread():
-            return fusion.score(features)
+            return fusion.score(self.features(evidence, fusion.features))
 
     def top(
         self, scores: np.ndarray, evidence: Evidence, k: int = 50, exclude: Iterable[str] = ()

@@ -48,7 +48,7 @@ def plan_episodes(
     usable = [c for c in cases if playable[c.case_id]]
     excluded = [c.case_id for c in cases if not playable[c.case_id]]
     if not usable:
-        raise ValueError(f"no case has a {excluded_reason(goal)[3:]}; nothing to roll out")
+        raise ValueError(f"no case has a {_goal_needed(goal)}; nothing to roll out")
     if shuffle:
         order = np.random.default_rng(seed).permutation(len(usable))
         usable = [usable[int(i)] for i in order]
@@ -57,9 +57,13 @@ def plan_episodes(
     return plans, excluded
 
 
+def _goal_needed(goal: GoalMode) -> str:
+    return "target genre" if goal == "genre" else "target movie in the knowledge base"
+
+
 def excluded_reason(goal: GoalMode) -> str:
     """Why a case is left out of a run in this goal mode ("no target genre", ...)."""
-    return "no target genre" if goal == "genre" else "no target movie in the knowledge base"
+    return f"no {_goal_needed(goal)}"
 
 
 def on_server(context: RolloutContext, base_url: str | None) -> RolloutContext:
