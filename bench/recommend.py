@@ -204,7 +204,7 @@ def main() -> None:
         "Command: `HF_HUB_OFFLINE=1 .venv/bin/python bench/recommend.py` "
         f"({platform.machine()}, {os.cpu_count()} CPUs, load average {load_before:.1f} at start, "
         f"{load_after:.1f} at end; {len(inputs.movies):,} movies; "
-        f"embedding {inputs.embedder.model_id})",
+        f"query encoder {inputs.embedder.model_id})",
         "",
         "| measure | value | target |",
         "|---|---|---|",

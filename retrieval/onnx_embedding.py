@@ -1,15 +1,19 @@
-"""The sentence encoder through ONNX Runtime: the same vectors, about 1.7x faster per query on CPU.
+"""The ranker's query encoder through ONNX Runtime: MiniLM's vectors, or its distilled student's.
 
 The ranker embeds one or two short exchanges per turn, where torch's per-call overhead is most of
 the cost. `OnnxEmbedder` exports the encoder (transformer and mean pooling) once to an ONNX file
 in the cache, keyed by the weights' digest, and then runs it with ONNX Runtime on up to two
 threads (spinning off: a waiting thread sleeps rather than burn a busy core), tokenising with
-the model's own ``tokenizer.json``; torch is needed only for that export. Its vectors equal the
-torch float32 path's (cosine >= 0.99999, checked by a test), so it keeps the torch embedder's
-`model_id` and every index and ranker artefact built with either stays valid.
+the model's own ``tokenizer.json``; torch is needed only for that export. Over MiniLM itself its
+vectors equal the torch float32 path's (cosine >= 0.99999, checked by a test), so it keeps the
+torch embedder's identity and every index and ranker artefact built with either stays valid.
+Given a `StudentWeights` it runs the three-layer student instead (`retrieval/student_encoder.py`),
+about twice as fast, under the student's own identity.
 
-`query_embedder` picks it for a float32 CPU embedder when ``onnxruntime`` is installed;
-``RSO_EMBEDDING_RUNTIME=torch`` keeps torch, ``onnx`` insists on ONNX Runtime.
+`query_embedder` picks the encoder: ``RSO_QUERY_ENCODER`` (auto: the committed student where it
+fits the embedding model; full: MiniLM; or a student directory) and ``RSO_EMBEDDING_RUNTIME``
+(auto: ONNX Runtime where it can serve; torch keeps torch and MiniLM; onnx insists on ONNX
+Runtime).
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from typing import Any, Final, Literal, get_args
 import numpy as np
 
 from retrieval.embedding import EmbeddingError, SentenceEmbedder, check_texts, l2_normalize
+from retrieval.student_encoder import StudentWeights
 from rso import env
 from rso.paths import cache_dir
 
 Runtime = Literal["auto", "torch", "onnx"]
+#: ``RSO_QUERY_ENCODER`` values besides a student directory.
+ENCODER_CHOICES: Final = ("auto", "full")
 #: ONNX opset of the export (what ONNX Runtime 1.17+ runs with every optimisation).
 OPSET: Final = 17
 #: Tokens per text when the model directory does not say (sentence-transformers' own default).
@@ -44,12 +51,15 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
-def export_onnx(embedder: SentenceEmbedder, path: Path) -> None:
-    """Export `embedder`'s transformer with mean pooling (needs torch and onnx); atomic write."""
+def export_onnx(embedder: SentenceEmbedder, path: Path, transformer: Any = None) -> None:
+    """Export a transformer with mean pooling (needs torch and onnx); atomic write.
+
+    `transformer` defaults to `embedder`'s own; a student's is exported with `embedder`'s tokenizer.
+    """
     import torch
 
     model: Any = embedder._load()
-    transformer: Any = model[0].auto_model
+    transformer = model[0].auto_model if transformer is None else transformer
     tokenizer: Any = model[0].tokenizer
 
     class MeanPooled(torch.nn.Module):
@@ -100,24 +110,35 @@ def _max_tokens(model_dir: Path) -> int:
 
 @dataclass
 class OnnxEmbedder:
-    """`base`'s encoder run by ONNX Runtime; the same identity and vectors."""
+    """`base`'s encoder run by ONNX Runtime (same identity and vectors), or `student` over it."""
 
     base: SentenceEmbedder
     #: Intra-op threads of a call (measured in docs/recommendation.md, Speed).
     threads: int = field(default_factory=default_threads)
+    #: A distilled student of `base` to run instead of `base`'s own layers.
+    student: StudentWeights | None = None
     _session: Any = field(default=None, init=False, repr=False)
     _tokenizer: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.student is not None and not self.student.fits(self.base):
+            raise EmbeddingError(
+                f"the student in {self.student.directory} was distilled from "
+                f"{self.student.teacher}, not from {self.base.weights_id}"
+            )
+
     @property
     def model_id(self) -> str:
-        """The torch float32 embedder's id: the vectors are the same."""
-        return f"{self.base.weights_id}/float32"
+        """MiniLM: the torch float32 embedder's id (the same vectors); else the student's."""
+        return f"{self.weights_id}/float32"
 
     @property
     def weights_id(self) -> str:
-        """The weights' id (precision left out)."""
-        return self.base.weights_id
+        """The weights' id (precision left out): the base's, and the student's if there is one."""
+        if self.student is None:
+            return self.base.weights_id
+        return f"{self.base.weights_id}+{self.student.student_id}"
 
     @property
     def precision(self) -> str:
@@ -132,7 +153,10 @@ class OnnxEmbedder:
     @property
     def onnx_path(self) -> Path:
         """Where the exported encoder lives (one file per weights digest)."""
-        return cache_dir() / "onnx" / f"{self.base.model_name}-{self.base.weights_digest[:16]}.onnx"
+        name = f"{self.base.model_name}-{self.base.weights_digest[:16]}"
+        if self.student is not None:
+            name += f"-student-{self.student.digest[:16]}"
+        return cache_dir() / "onnx" / f"{name}.onnx"
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -141,7 +165,9 @@ class OnnxEmbedder:
                 from tokenizers import Tokenizer
 
                 if not self.onnx_path.is_file():
-                    export_onnx(self.base, self.onnx_path)
+                    student = self.student
+                    transformer = None if student is None else student.transformer(self.base)
+                    export_onnx(self.base, self.onnx_path, transformer)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
@@ -194,14 +220,58 @@ def runtime_setting() -> Runtime:
     return value  # type: ignore[return-value]
 
 
-def query_embedder(embedder: Any, runtime: Runtime | None = None) -> Any:
-    """Return an `OnnxEmbedder` over a float32 CPU `embedder` where ONNX Runtime can serve it.
+def encoder_setting() -> str:
+    """``RSO_QUERY_ENCODER``: auto when unset, full, or a student directory (checked later)."""
+    return env.QUERY_ENCODER.get() or "auto"
 
-    Anything else (another embedder, bfloat16 or GPU settings, ``runtime="torch"``, no
-    onnxruntime) gets `embedder` back unchanged; ``runtime="onnx"`` that cannot be served is an
-    error rather than a silent fallback.
+
+def _student(embedder: SentenceEmbedder, encoder: str) -> StudentWeights | None:
+    """Return the student `encoder` names if it fits `embedder`; None for auto when it does not."""
+    if encoder == "auto":
+        try:
+            student = StudentWeights.load()
+        except EmbeddingError:
+            return None
+        return student if student.fits(embedder) else None
+    student = StudentWeights.load(encoder)
+    if not student.fits(embedder):
+        raise EmbeddingError(
+            f"{env.QUERY_ENCODER.name}={encoder}: distilled from {student.teacher}, but the "
+            f"embedding model is {embedder.weights_id}"
+        )
+    return student
+
+
+def query_embedder(
+    embedder: Any, runtime: Runtime | None = None, encoder: str | None = None
+) -> Any:
+    """Return the ranker's query encoder over `embedder`, the index's sentence encoder.
+
+    `encoder` (``RSO_QUERY_ENCODER``): "auto" runs the committed student on ONNX Runtime when it
+    fits `embedder` and ONNX Runtime is installed (and `runtime` is not "torch"), else MiniLM;
+    "full" runs MiniLM; a directory names a student, which must be usable (else an error).
+    MiniLM goes to ONNX Runtime when `embedder` is float32 on the CPU; anything else (another
+    embedder, bfloat16 or GPU settings, ``runtime="torch"``, no onnxruntime) gets `embedder` back
+    unchanged; ``runtime="onnx"`` that cannot be served is an error, not a silent fallback.
     """
     runtime = runtime or runtime_setting()
+    encoder = encoder or encoder_setting()
+    installed = find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None
+    if encoder != "full" and isinstance(embedder, SentenceEmbedder):
+        student = _student(embedder, encoder)
+        if student is not None and installed and runtime != "torch":
+            return OnnxEmbedder(embedder, student=student)
+        if encoder != "auto":
+            why = "onnxruntime is not installed" if not installed else "it runs on ONNX Runtime"
+            raise EmbeddingError(
+                f"{env.QUERY_ENCODER.name}={encoder}: cannot use the student ({why}; "
+                f"{env.EMBEDDING_RUNTIME.name}={runtime})"
+            )
+    elif encoder not in ENCODER_CHOICES:
+        raise EmbeddingError(
+            f"{env.QUERY_ENCODER.name}={encoder}: a student needs the sentence encoder it was "
+            "distilled from"
+        )
     if runtime == "torch":
         return embedder
     servable = (
@@ -209,7 +279,6 @@ def query_embedder(embedder: Any, runtime: Runtime | None = None) -> Any:
         and embedder.precision == "float32"
         and embedder.settings.device.split(":")[0] == "cpu"
     )
-    installed = find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None
     if servable and installed:
         return OnnxEmbedder(embedder)
     if runtime == "onnx":

@@ -108,13 +108,14 @@ def default_inputs() -> DefaultInputs:
     from rso.data.movies import load_movies
 
     index = get_movie_index()
+    queries = query_embedder(index.embedder)
     return DefaultInputs(
         load_movies(),
         index.document_vectors(),
-        query_embedder(index.embedder),
+        queries,
         get_title_matcher(),
         default_vocabulary(),
-        input_fingerprint(data_files(), index.fingerprint),
+        input_fingerprint(data_files(), index.fingerprint, queries.weights_id),
     )
 
 

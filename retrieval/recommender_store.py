@@ -4,8 +4,9 @@ A directory (default ``cache_dir()/recommender``) holds one ``.npy`` file per ar
 sparse matrices as CSR parts, the attribute matrix and its tokens, years), ``fusion.json`` and
 ``meta.json``: the fingerprint of the inputs (format version, the code that computes features,
 the processed data files, the movie index's fingerprint, which covers the knowledge base and the
-embedding model), the training dialog ids and a checksum per file. Loading checks all of it: a
-stale or corrupt directory is rebuilt (or refused), never silently used.
+embedding model, and the query encoder), the training dialog ids and a checksum per file.
+Loading checks all of it: a stale or corrupt directory is rebuilt (or refused), never silently
+used.
 """
 
 from __future__ import annotations
@@ -79,13 +80,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def input_fingerprint(data_files: Sequence[Path], index_fingerprint: str, seed: int = 0) -> str:
-    """Stamp the inputs: format, feature code, data files (by content), index and seed."""
+def input_fingerprint(
+    data_files: Sequence[Path], index_fingerprint: str, query_encoder: str, seed: int = 0
+) -> str:
+    """Stamp the inputs: format, feature code, data files (by content), index, query encoder, seed.
+
+    `query_encoder` is the query encoder's ``weights_id`` (MiniLM's, or its student's): the turn
+    memory holds its vectors, so another encoder means rebuilt artefacts.
+    """
     stamp = {
         "format": FORMAT_VERSION,
         "code": code_digest(),
         "data": {path.name: _sha256(path) for path in data_files},
         "index": index_fingerprint,
+        "query_encoder": query_encoder,
         "seed": seed,
     }
     return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()

@@ -63,6 +63,13 @@ EMBEDDING_RUNTIME: Final = Variable(
     "Runtime of the ranker's query encoder: auto (ONNX Runtime for a float32 CPU encoder when "
     "installed), torch or onnx.",
 )
+QUERY_ENCODER: Final = Variable(
+    "RSO_QUERY_ENCODER",
+    "auto",
+    "The ranker's query encoder: auto (the committed three-layer student of MiniLM when it fits "
+    "the embedding model and ONNX Runtime serves it), full (MiniLM itself) or a directory "
+    "written by `rso recommend distill`.",
+)
 FAISS_THREADS: Final = Variable(
     "RSO_FAISS_THREADS", "auto", "OpenMP threads of one FAISS search (auto: by batch size)."
 )
@@ -96,6 +103,7 @@ PROCESS_VARIABLES: Final[tuple[Variable, ...]] = (
     EMBEDDING_DEVICE,
     EMBEDDING_PRECISION,
     EMBEDDING_RUNTIME,
+    QUERY_ENCODER,
     FAISS_THREADS,
     EMBEDDED_GGUF,
     PLANNER_BACKBONE,

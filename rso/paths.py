@@ -15,6 +15,8 @@ DEFAULT_PLANNER_DIR = REPO_ROOT / "models" / "planner-sft"
 #: The committed LoRA adapter of the tuned Actor (llama.cpp GGUF) and its card.
 DEFAULT_ACTOR_ADAPTER_DIR = REPO_ROOT / "models" / "actor-lora"
 DEFAULT_ACTOR_ADAPTER = DEFAULT_ACTOR_ADAPTER_DIR / "actor-lora.gguf"
+#: The committed student query encoder of the ranker (three distilled layers of MiniLM).
+DEFAULT_QUERY_ENCODER_DIR = REPO_ROOT / "models" / "query-encoder"
 #: The `RSO_ACTOR_ADAPTER` value naming the committed adapter.
 DEFAULT_ADAPTER_NAME = "default"
 

@@ -63,6 +63,8 @@ def test_a_corrupt_export_is_a_clear_error(torch_embedder, tmp_path, monkeypatch
 
 
 def test_the_runtime_is_chosen_by_setting_and_settings(torch_embedder, monkeypatch) -> None:
+    # MiniLM itself (RSO_QUERY_ENCODER=full); the student's choice: tests/test_student_encoder.py.
+    monkeypatch.setenv("RSO_QUERY_ENCODER", "full")
     assert isinstance(query_embedder(torch_embedder, "auto"), OnnxEmbedder)
     assert query_embedder(torch_embedder, "torch") is torch_embedder
     bf16 = SentenceEmbedder(replace(torch_embedder.settings, precision="bfloat16"))

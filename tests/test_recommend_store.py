@@ -90,12 +90,15 @@ def test_an_altered_file_is_corrupt(ranker: MovieRecommender, tmp_path: Path, vi
     assert caught.value.kind == "corrupt"
 
 
-def test_fingerprint_follows_data_file_contents_and_index(tmp_path: Path) -> None:
+def test_fingerprint_follows_data_file_contents_index_and_query_encoder(tmp_path: Path) -> None:
     data = tmp_path / "turns.jsonl.gz"
     data.write_bytes(b"one")
-    first = input_fingerprint([data], "index-a")
-    assert input_fingerprint([data], "index-a") == first
-    assert input_fingerprint([data], "index-b") != first
+    first = input_fingerprint([data], "index-a", "minilm")
+    assert input_fingerprint([data], "index-a", "minilm") == first
+    assert input_fingerprint([data], "index-b", "minilm") != first
+    assert input_fingerprint([data], "index-a", "minilm+student") != first
     data.write_bytes(b"two")
-    assert input_fingerprint([data], "index-a") != first
-    assert input_fingerprint([data], "index-a", seed=1) != input_fingerprint([data], "index-a")
+    assert input_fingerprint([data], "index-a", "minilm") != first
+    assert input_fingerprint([data], "index-a", "q", seed=1) != input_fingerprint(
+        [data], "index-a", "q"
+    )

@@ -111,6 +111,67 @@ def build_command(
     )
 
 
+@recommend_app.command("distill")
+def distill_command(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Student directory to write (default models/query-encoder)."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimizer steps (batches of 32).")] = 1503,
+    layers: Annotated[
+        str, typer.Option(help="MiniLM layers the student starts from, comma-separated.")
+    ] = "1,3,5",
+    seed: Annotated[int, typer.Option(help="Seed of the text order and of training.")] = 0,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(help="Teacher vectors, kept to resume (default .cache/distill)."),
+    ] = None,
+) -> None:
+    """Distil the ranker's query encoder from the training dialogues (about 45 min on 2 cores).
+
+    Reproduces the committed student (models/query-encoder); the ranker rebuilds over it on next
+    use. Another --output is used by setting RSO_QUERY_ENCODER to it.
+    """
+    from retrieval.embedding import EmbeddingError, get_embedder
+    from retrieval.recommender_default import training_data
+    from retrieval.student_distill import DistillSettings, distill
+    from retrieval.student_texts import distill_texts
+    from rso.data.inspired import load_inspired
+    from rso.data.rec_turns import load_redial_rec_turns
+    from rso.paths import DEFAULT_QUERY_ENCODER_DIR, cache_dir
+
+    try:
+        chosen = tuple(int(i) for i in layers.split(","))
+    except ValueError:
+        raise fail(f"--layers {layers!r}: give layer numbers such as 1,3,5") from None
+    if not chosen or any(not 0 <= i < 6 for i in chosen):
+        raise fail(f"--layers {layers!r}: MiniLM has layers 0 to 5")
+    settings = DistillSettings(layers=chosen, steps=steps, seed=seed)
+    texts = _guarded(
+        lambda: distill_texts(
+            training_data(), load_inspired("train"), load_redial_rec_turns(), seed=seed
+        )
+    )
+    typer.echo(f"{len(texts.train):,} training texts, {len(texts.valid):,} validation exchanges")
+    target = output or DEFAULT_QUERY_ENCODER_DIR
+    try:
+        student = distill(
+            get_embedder(),
+            texts,
+            target,
+            work_dir or cache_dir() / "distill",
+            settings,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    except EmbeddingError as exc:
+        raise fail(str(exc)) from None
+    curve = student.card["training"]["curve"]
+    typer.echo(
+        f"wrote {student.weights_path} ({student.student_id}): validation cosine to MiniLM "
+        f"{curve[0]['valid_cosine']} -> {curve[-1]['valid_cosine']}"
+    )
+
+
 def eval_recommend_command(
     input_path: InputOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
