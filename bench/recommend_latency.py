@@ -171,7 +171,8 @@ def _torch_row(
     t = _timed_with(ranker, groups, ranker.embedder.base)
     n = sum(len(g) for g in groups)
     return (
-        f"| ranking latency per turn, turn by turn, cached, MiniLM on torch ({n} turns; "
+        f"| ranking latency per turn, turn by turn, cached, MiniLM on torch in "
+        f"{ranker.embedder.base.precision} ({n} turns; "
         f"the ranker's encoder above is {t.ms(50) / onnx.ms(50):.2f}x faster at wall p50, "
         f"{t.ms(50, cpu=True) / onnx.ms(50, cpu=True):.2f}x at CPU p50) | "
         f"p50 {t.ms(50):.1f} ms, p95 {t.ms(95):.1f} ms, p99 {t.ms(99):.1f} ms "

@@ -194,16 +194,20 @@ class OnnxEmbedder:
         if not checked:
             return np.zeros((0, self.dimension), dtype=np.float32)
         session, tokenizer = self._load()
-        out = []
-        for start in range(0, len(checked), self.base.settings.batch_size):
-            encoded = tokenizer.encode_batch(checked[start : start + self.base.settings.batch_size])
+        # Batches of texts of similar length pad little (a build embeds thousands of exchanges).
+        order = sorted(range(len(checked)), key=lambda i: len(checked[i]))
+        out = np.empty((len(checked), self.dimension), dtype=np.float32)
+        size = self.base.settings.batch_size
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
+            encoded = tokenizer.encode_batch([checked[i] for i in rows])
             inputs = {
                 "ids": np.array([e.ids for e in encoded], dtype=np.int64),
                 "mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
                 "types": np.array([e.type_ids for e in encoded], dtype=np.int64),
             }
-            out.append(session.run(None, inputs)[0])
-        return l2_normalize(np.concatenate(out).astype(np.float32))
+            out[rows] = session.run(None, inputs)[0]
+        return l2_normalize(out)
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text as a ``(dimension,)`` unit vector."""

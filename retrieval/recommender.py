@@ -96,6 +96,7 @@ class MovieRecommender:
         training_dialogs: Iterable[str] = (),
         fingerprint: str = "",
         cache_size: int = DEFAULT_SIZE,
+        document_embedder: TextEmbedder | None = None,
     ) -> None:
         """Wrap built artefacts; `titles` are "Title (Year)", row-aligned with `items`.
 
@@ -104,6 +105,10 @@ class MovieRecommender:
 
         `cache_size` exchange vectors are kept, so a new turn embeds only its new exchange
         (0: embed every exchange on every call).
+
+        `document_embedder` is the model the movie documents were embedded with, when the
+        queries use another (a distilled student): the dense-retrieval baseline (``query=
+        "last_two"``, the retrieval the ranker replaced) embeds its query with it.
         """
         if len(titles) != len(items.kb_ids):
             raise ValueError(f"{len(titles)} titles for {len(items.kb_ids)} movies")
@@ -112,6 +117,11 @@ class MovieRecommender:
         self.fusion = fusion
         self.embedder = embedder
         self.utterances = UtteranceEmbeddings(embedder, cache_size)
+        self._baseline = (
+            self.utterances
+            if document_embedder is None
+            else UtteranceEmbeddings(document_embedder, cache_size)
+        )
         self.training_dialogs = frozenset(training_dialogs)
         self.fingerprint = fingerprint
         self._rows = items.rows
@@ -127,6 +137,7 @@ class MovieRecommender:
     def forget(self) -> None:
         """Drop remembered exchange vectors and title lookups (the next call starts cold)."""
         self.utterances.clear()
+        self._baseline.clear()
         self._find.cache_clear()
         self._words.cache_clear()
 
@@ -140,11 +151,16 @@ class MovieRecommender:
         summary: str | None = None,
         query: QueryMode = "dialogue",
     ) -> Evidence:
-        """Read a dialogue: the movies it names and its dense query (new exchanges embedded)."""
+        """Read a dialogue: the movies it names and its dense query (new exchanges embedded).
+
+        `query` "last_two" is the dense-retrieval baseline: the last two utterances, embedded by
+        the documents' own encoder.
+        """
         mentioned = tuple(mentioned_movies(dialogue, self.find_titles))
         texts = query_exchanges(dialogue) if query == "dialogue" else [last_two_text(dialogue)]
         extra = [summary] if summary and summary.strip() else []
-        vectors = self.utterances.embed(texts + extra)
+        cache = self.utterances if query == "dialogue" else self._baseline
+        vectors = cache.embed(texts + extra)
         vector = dialogue_vector(vectors[: len(texts)], texts) + vectors[len(texts) :].sum(axis=0)
         norm = float(np.linalg.norm(vector))
         rows, weights = mention_weights(mentioned, self._rows)

@@ -66,6 +66,8 @@ class DefaultInputs:
     vocabulary: Vocabulary
     #: Stamps the artefacts: the data files, the index and the feature code.
     fingerprint: str
+    #: The documents' own encoder (MiniLM), for the dense-retrieval baseline; None: `embedder`.
+    document_embedder: TextEmbedder | None = None
 
     @property
     def kb_ids(self) -> list[str]:
@@ -97,6 +99,7 @@ class DefaultInputs:
             word_finder(self.vocabulary),
             training_dialogs=training_dialogs,
             fingerprint=self.fingerprint,
+            document_embedder=self.document_embedder,
         )
 
 
@@ -109,6 +112,7 @@ def default_inputs() -> DefaultInputs:
 
     index = get_movie_index()
     queries = query_embedder(index.embedder)
+    documents = None if queries.weights_id == index.embedder.weights_id else index.embedder
     return DefaultInputs(
         load_movies(),
         index.document_vectors(),
@@ -116,6 +120,7 @@ def default_inputs() -> DefaultInputs:
         get_title_matcher(),
         default_vocabulary(),
         input_fingerprint(data_files(), index.fingerprint, queries.weights_id),
+        None if documents is None else query_embedder(documents, encoder="full"),
     )
 
 

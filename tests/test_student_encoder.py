@@ -197,3 +197,56 @@ def test_distilling_teaches_the_student_and_resumes_from_saved_teacher_vectors(
     assert again.card["training"]["train_texts"] == len(texts)
     with pytest.raises(ValueError, match="no training texts"):
         distill(minilm, DistillTexts([], []), out, work, settings)
+
+
+def test_the_distill_command_writes_a_student_and_refuses_bad_layers(
+    isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import _register_commands, app
+    from retrieval import student_texts
+
+    _register_commands()
+    texts = [f"a {kind} movie like {title}" for kind in ("funny", "sad") for title in "ABCDEFGH"]
+    monkeypatch.setattr(
+        student_texts, "distill_texts", lambda *_a, **_k: DistillTexts(texts, texts[:4])
+    )
+    out = isolated_cache / "cli-student"
+    args = ["recommend", "distill", "--steps", "4", "--output", str(out)]
+    result = CliRunner().invoke(app, [*args, "--work-dir", str(isolated_cache / "w")])
+    assert result.exit_code == 0, result.output
+    assert "16 training texts, 4 validation exchanges" in result.output
+    assert f"wrote {out / WEIGHTS_FILE}" in result.output
+    assert StudentWeights.load(out).card["training"]["steps"] == 4
+    for bad, message in (("1,9", "layers 0 to 5"), ("one", "give layer numbers")):
+        result = CliRunner().invoke(app, ["recommend", "distill", "--layers", bad])
+        assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_the_dense_baseline_queries_with_the_documents_encoder() -> None:
+    from retrieval.recommender import MovieRecommender
+    from tests.recommend_fixtures import make_recommender
+    from tests.test_retrieval import HashingEmbedder
+
+    built = make_recommender()
+    queries, documents = HashingEmbedder("student@1"), HashingEmbedder()
+    ranker = MovieRecommender(
+        built.items,
+        built.titles,
+        built.fusion,
+        queries,
+        built.find_titles,
+        lambda text, seeker: [],
+        document_embedder=documents,
+    )
+    dialogue = [("RECOMMENDER", "Hi, what do you like?"), ("SEEKER", "Scary movies tonight")]
+    ranker.evidence(dialogue)
+    assert (queries.calls, documents.calls) == (1, 0)
+    last_two = ranker.evidence(dialogue, query="last_two")
+    assert (queries.calls, documents.calls) == (1, 1)
+    expected = HashingEmbedder().embed(["Hi, what do you like? Scary movies tonight"])[0]
+    assert np.allclose(last_two.query, expected, atol=1e-6)
+    ranker.forget()
+    ranker.evidence(dialogue, query="last_two")
+    assert documents.calls == 2  # its cache is dropped with the ranker's
