@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+
+import numpy as np
 
 from agents.rule_preferences import Preferences
 from retrieval.taste_words import Vocabulary, default_vocabulary
@@ -19,13 +21,15 @@ def rank_movies(
     movies: Mapping[str, Movie],
     vocabulary: Vocabulary,
     k: int = 50,
+    prior: Callable[[str], float] | None = None,
 ) -> list[tuple[str, float]]:
     """Top-k (kb_id, score) for the preferences, best first; empty when nothing is known.
 
     Score: 2 per liked genre the movie has, 3 per liked person in it, 1 per genre shared with a
     liked title, -3 per disliked genre or person, -0.1 per genre the seeker did not ask for (a
-    precise match beats a sprawling one). Ties: movies with a plot first, then by kb_id.
-    Rejected and liked (already seen) movies are excluded.
+    precise match beats a sprawling one). Ties (hundreds of movies fit a genre equally): the
+    higher `prior` first (the ranker's score for the stated taste, in `default_ranking`), then
+    movies with a plot, then by kb_id. Rejected and liked (already seen) movies are excluded.
     """
     if not prefs.known:
         return []
@@ -43,7 +47,7 @@ def rank_movies(
     excluded = set(prefs.rejected) | set(prefs.titles)
     liked_genres, liked_people = set(prefs.genres), set(prefs.people)
     bad_genres, bad_people = set(prefs.disliked_genres), set(prefs.disliked_people)
-    scored: list[tuple[float, int, str]] = []
+    scored: list[tuple[float, float, int, str]] = []
     for kb_id in pool - excluded:
         movie = movies.get(kb_id)
         if movie is None:
@@ -54,9 +58,10 @@ def rank_movies(
         score += 1.0 * len(genres & title_genres)
         score -= 3.0 * (len(genres & bad_genres) + len(people & bad_people))
         score -= 0.1 * len(genres - liked_genres - title_genres)
-        scored.append((score, 0 if movie.plot else 1, kb_id))
-    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return [(kb_id, round(score, 4)) for score, _, kb_id in scored[:k]]
+        order = prior(kb_id) if prior is not None else 0.0
+        scored.append((score, order, 0 if movie.plot else 1, kb_id))
+    scored.sort(key=lambda item: (-item[0], -item[1], item[2], item[3]))
+    return [(kb_id, round(score, 4)) for score, _, _, kb_id in scored[:k]]
 
 
 def choose_movie(
@@ -82,12 +87,24 @@ def choose_movie(
 
 @lru_cache(maxsize=8192)
 def default_ranking(prefs: Preferences, k: int) -> tuple[tuple[str, float], ...]:
-    """`rank_movies` over the default knowledge base, cached by preferences.
+    """`rank_movies` over the default knowledge base, equal fits ordered by the movie ranker.
 
-    Ranking scans every movie of the liked genres (milliseconds a call), and rollouts reach the
-    same few preference sets over and over, so the fast simulation mode would spend most of its
-    time here without the cache.
+    The ranker scores the stated taste (`MovieRecommender.taste_evidence`: the liked titles,
+    genres and people; nothing embedded), so among the movies that fit equally the ones people
+    suggest for such a taste come first. Cached by preferences: ranking scans every movie of
+    the liked genres (milliseconds a call), and rollouts reach the same few preference sets
+    over and over, so the fast simulation mode would spend most of its time here without it.
     """
+    from graph.resources import recommender
     from rso.data.movies import movies_by_id
 
-    return tuple(rank_movies(prefs, movies_by_id(), default_vocabulary(), k=k))
+    if not prefs.known:
+        return ()
+    ranker = recommender()
+    scores = ranker.scores(ranker.taste_evidence(prefs.genres, prefs.people, prefs.titles))
+    rows = ranker.items.rows
+
+    def prior(kb_id: str) -> float:
+        return float(scores[rows[kb_id]]) if kb_id in rows else -np.inf
+
+    return tuple(rank_movies(prefs, movies_by_id(), default_vocabulary(), k=k, prior=prior))

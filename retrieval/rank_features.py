@@ -138,12 +138,14 @@ def feature_matrix(
         if name in features:
             out[:, FEATURES.index(name)] = column()
 
-    dense = items.vectors @ query
-    put("dense_dialogue", lambda: dense)
-    # The same similarity on the dialogue's own scale: cosines of some queries run high.
-    put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
-    put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
-    put("suggestion_context", lambda: items.memory.context_scores(query, leave_out))
+    # A zero query (a stated taste without dialogue text) scores 0 on every dense signal.
+    if query.any():
+        dense = items.vectors @ query
+        put("dense_dialogue", lambda: dense)
+        # The same similarity on the dialogue's own scale: cosines of some queries run high.
+        put("dense_dialogue_z", lambda: (dense - dense.mean()) / (dense.std() + 1e-6))
+        put("similar_dialogues", lambda: np.log1p(100.0 * items.memory.scores(query, leave_out)))
+        put("suggestion_context", lambda: items.memory.context_scores(query, leave_out))
     popularity = np.log1p(np.maximum(stats.mentions, 0.0))
     if index.size or (said is not None and said[0].size):
         profile = items.attributes.profile(index, weights, said)

@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from retrieval.attributes import Said
+from retrieval.attributes import Said, said_tokens
 from retrieval.dialogue import (
     DialogueTurn,
     MentionedMovie,
@@ -166,6 +166,20 @@ class MovieRecommender:
         rows, weights = mention_weights(mentioned, self._rows)
         said = said_weights(said_attributes(dialogue, self._words), self.items.attributes)
         return Evidence(mentioned, vector / norm if norm > 0 else vector, rows, weights, said)
+
+    def taste_evidence(
+        self, genres: Sequence[str] = (), people: Sequence[str] = (), titles: Sequence[str] = ()
+    ) -> Evidence:
+        """Evidence from a stated taste alone: genres, people and liked titles (kb ids).
+
+        Nothing is embedded: the dense query is zero, so the dense signals give every movie the
+        same score and the order comes from the titles' co-mentions and attributes, the genres
+        and people, and popularity. The rule experts order equally fitting movies by it.
+        """
+        rows = np.asarray([self._rows[t] for t in titles if t in self._rows], dtype=np.int64)
+        said = self.items.attributes.said([(t, 1.0) for t in said_tokens(genres, people)])
+        query = np.zeros(self.items.vectors.shape[1], dtype=np.float32)
+        return Evidence((), query, rows, np.ones(rows.size, dtype=np.float32), said)
 
     def features(self, evidence: Evidence, names: Collection[str] = FEATURES) -> np.ndarray:
         """Return the signals `names` of every movie: an ``(n_movies, len(FEATURES))`` array."""

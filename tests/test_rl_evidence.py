@@ -1,7 +1,7 @@
 """The RL-evidence experiment, end to end: RL from the SFT Planner beats the SFT Planner on
 held-out cases, and the entropy bonus keeps the policy broader.
 
-The default suite runs a small version: one seed, 3 updates x 40 episodes, no controlled arms,
+The default suite runs a small version: two seeds, 3 updates x 40 episodes, no controlled arms,
 in the fast simulation (act-level seeker, rule experts), evaluated on the 91 inspired-test cases
 with a target genre under the training protocol (episodes end at the first turn reward > 0.7).
 `make evidence` (marker `evidence`) runs the experiment at the full RL size, 10 updates x 100
@@ -58,21 +58,27 @@ needs_sft = pytest.mark.skipif(
 def test_a_few_rl_updates_raise_success_rate_over_the_sft_planner(tmp_path: Path) -> None:
     rl = RLConfig(updates=3, episodes_per_update=40, lr=LR, concurrency=8, progress=False)
     config = EvidenceConfig(
-        rl=rl, seeds=(0,), betas=(0.01,), controlled=False, eval_end_on=("reward",), out=tmp_path
+        rl=rl, seeds=(0, 1), betas=(0.01,), controlled=False, eval_end_on=("reward",), out=tmp_path
     )
     report = run_rl_evidence(config)
     (protocol,) = report["sets"]
     arms = report["sets"][protocol]["arms"]
     sft, trained = arms["SFT"], arms[beta_label(0.01)]
-    # Paired: the same 91 cases and seed for both arms.
+    # Paired: the same 91 cases and seed for both arms. Three updates move SR by a few cases,
+    # so the claim is the mean over two seeds (one seed alone can tie: docs/training.md).
     assert trained["sr_mean"] > sft["sr_mean"], (trained["success_rates"], sft["success_rates"])
     comparison = report["sets"][protocol]["comparisons"][beta_label(0.01)]
-    assert comparison["paired_gaps"] == [pytest.approx(trained["sr_mean"] - sft["sr_mean"])]
-    history = report["train_curves"][f"{beta_label(0.01)} seed 0"]
-    assert [row["update"] for row in history] == [1, 2, 3]
+    gaps = [t - s for t, s in zip(trained["success_rates"], sft["success_rates"], strict=True)]
+    assert comparison["paired_gaps"] == pytest.approx(gaps)
+    for seed in (0, 1):
+        history = report["train_curves"][f"{beta_label(0.01)} seed {seed}"]
+        assert [row["update"] for row in history] == [1, 2, 3]
     # RL concentrates the policy: narrower than the SFT Planner on the same fixed states.
     breadth = report["breadth"]["arms"]
-    assert breadth[beta_label(0.01)]["entropy"][0] < breadth["SFT"]["entropy"][0]
+    for trained_entropy, sft_entropy in zip(
+        breadth[beta_label(0.01)]["entropy"], breadth["SFT"]["entropy"], strict=True
+    ):
+        assert trained_entropy < sft_entropy
     assert "controlled" not in report
     assert (tmp_path / "evidence.png").read_bytes().startswith(b"\x89PNG")
 

@@ -108,6 +108,35 @@ def test_retriever_ranks_by_preferences_and_excludes_rejected() -> None:
     assert choose_movie([], Preferences(), None) is None
 
 
+def test_equal_fits_follow_the_prior_and_a_better_fit_still_wins() -> None:
+    prefs = Preferences(genres=("action",))
+    plain = [k for k, _ in rank_movies(prefs, MOVIES, VOCAB)]
+    # m1 (action, crime) and m2 (action) differ in fit: a prior never reorders them.
+    favour_m1 = {"m1": 5.0, "m2": -5.0}
+    assert [k for k, _ in rank_movies(prefs, MOVIES, VOCAB, prior=favour_m1.get)] == plain
+    dramas = {
+        k: Movie(kb_id=k, title=k, year=2000, genres=["drama"], plot="P.", doc="d")
+        for k in ("d1", "d2")
+    }
+    vocab, ties = Vocabulary.build(dramas.values()), Preferences(genres=("drama",))
+    assert [k for k, _ in rank_movies(ties, dramas, vocab)] == ["d1", "d2"]  # by kb id
+    ordered = rank_movies(ties, dramas, vocab, prior={"d1": 1.0, "d2": 2.0}.__getitem__)
+    assert [k for k, _ in ordered] == ["d2", "d1"]
+
+
+def test_the_ranker_scores_a_stated_taste_without_embedding_anything() -> None:
+    from tests.recommend_fixtures import make_recommender
+
+    ranker = make_recommender()
+    before = ranker.utterances.misses
+    evidence = ranker.taste_evidence(genres=("crime",), people=(), titles=())
+    assert evidence.rows.size == 0 and evidence.said[0].size == 1
+    assert not evidence.query.any()
+    scores = ranker.scores(evidence)
+    assert scores.shape == (len(ranker),)
+    assert ranker.utterances.misses == before
+
+
 def test_retriever_keeps_the_current_candidate_while_it_ranks() -> None:
     prefs = Preferences(genres=("action",))
     ranking = rank_movies(prefs, MOVIES, VOCAB)
