@@ -87,6 +87,8 @@ def protected_ngrams() -> frozenset[tuple[str, ...]]:
 
 #: The fallback log's action when no draft was usable and a fixed reply was sent.
 FIXED_REPLY_ACTION: Final = "sent a fixed safe reply"
+#: The fallback action when no draft named the movie: its title put in front of the first draft.
+TITLED_DRAFT_ACTION: Final = "sent the first usable draft with the movie's title in front"
 
 
 def leaks_instructions(text: str) -> bool:
@@ -199,10 +201,10 @@ def write_reply(
             note = prompts.RETRY_MOVIE_NOTE.format(title=movie.display_title)
         if reply:
             break
-    if not reply and unnamed:  # the model's own words, though they do not name the movie
-        reply = unnamed
+    if not reply and unnamed and movie is not None:  # the model's words, the title in front
+        reply = prompts.TITLED_DRAFT.format(title=movie.display_title, reply=unnamed)
         fallbacks.append(
-            fallback(state.turn, node, "no draft named the movie", "sent the first usable draft")
+            fallback(state.turn, node, "no draft named the movie", TITLED_DRAFT_ACTION)
         )
     if not reply:
         reply = (

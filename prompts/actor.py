@@ -102,6 +102,10 @@ MOVIE_STRATEGIES: Final[frozenset[Strategy]] = frozenset(
 if any("the movie" not in STRATEGY_INSTRUCTIONS[s] for s in MOVIE_STRATEGIES):
     raise RuntimeError("prompts.actor.MOVIE_STRATEGIES must be strategies about the movie")
 
+#: When no draft under a movie strategy named the movie: the first draft, the movie named before
+#: it (the reply would otherwise describe a movie the seeker cannot identify).
+TITLED_DRAFT: Final = "{title}: {reply}"
+
 #: Last-resort replies when no usable draft came back (no movie / with a movie).
 FALLBACK_REPLY: Final = "I'd love to help you find a movie. What kind of movies do you enjoy?"
 FALLBACK_REPLY_WITH_MOVIE: Final = "You might enjoy {title}. Would you like to hear more about it?"

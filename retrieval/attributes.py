@@ -121,6 +121,19 @@ class Attributes:
             np.add.at(words, said[0], said[1] * self.idf[said[0]])
         return _unit(_unit(named) + SAID_WEIGHT * _unit(words))
 
+    @cached_property
+    def _by_token(self) -> sparse.csc_matrix:
+        return sparse.csc_matrix(self.matrix > 0, dtype=np.float32)
+
+    def coverage(self, said: Said, rows: np.ndarray) -> np.ndarray:
+        """Share of the said tokens' weight each of `rows` has (0 to 1; zeros when none said)."""
+        columns, weights = said
+        total = float(weights.sum()) if columns.size else 0.0
+        if total <= 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        covered = self._by_token[:, columns][rows] @ (weights / total)
+        return np.asarray(covered, dtype=np.float32).ravel()
+
     def similarity(self, profile: np.ndarray) -> np.ndarray:
         """Cosine of every movie's row with a unit `profile`."""
         return np.asarray(self.matrix @ profile, dtype=np.float32).ravel()

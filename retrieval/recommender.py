@@ -46,6 +46,10 @@ from retrieval.utterance_cache import DEFAULT_SIZE, UtteranceEmbeddings
 QueryMode = Literal["dialogue", "last_two"]
 #: Utterance texts whose title lookups are remembered (a live dialogue re-reads its history).
 _FIND_CACHE: Final = 4096
+#: The head of a ranking that is reordered by how much of the genres and people the dialogue
+#: names in words each movie has (stable: equal coverage keeps the fused order). Only the order
+#: inside the head changes, so Recall@10 and Recall@50 cannot (docs/recommendation.md, Signals).
+COVERAGE_HEAD: Final = 10
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,10 @@ class MovieRecommender:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
+        if evidence.said[0].size:
+            head = top[:COVERAGE_HEAD]
+            cover = np.round(self.items.attributes.coverage(evidence.said, head), 3)
+            top[: len(head)] = head[np.argsort(-cover, kind="stable")]
         return [
             Recommendation(self.items.kb_ids[row], self.titles[row], float(scores[row]), rank)
             for rank, row in enumerate(top.tolist(), start=1)

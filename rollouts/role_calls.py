@@ -21,7 +21,12 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from agents import rule_experts
-from agents.actor import FIXED_REPLY_ACTION, leaks_instructions, write_reply
+from agents.actor import (
+    FIXED_REPLY_ACTION,
+    TITLED_DRAFT_ACTION,
+    leaks_instructions,
+    write_reply,
+)
 from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
@@ -193,7 +198,11 @@ def _actor(
         f["action"] == FIXED_REPLY_ACTION for f in update.get("fallbacks", [])
     )
     if state.chosen_movie is not None:
-        record.actor_names_movie = state.chosen_movie in update.get("recommended", [])
+        # A title put in front by the fallback is not the model naming the movie.
+        titled = any(f["action"] == TITLED_DRAFT_ACTION for f in update.get("fallbacks", []))
+        record.actor_names_movie = not titled and state.chosen_movie in update.get(
+            "recommended", []
+        )
     record.actor_label, record.human_label = tagger.predict([reply, context.human_reply])
 
 

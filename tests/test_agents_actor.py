@@ -97,15 +97,20 @@ def test_a_draft_about_the_movie_that_does_not_name_it_is_regenerated(monkeypatc
     assert "Name The Conjuring (2013) in your reply." in fake.prompt_text(1)
 
 
-def test_when_no_draft_names_the_movie_the_first_is_sent(monkeypatch, world) -> None:
+def test_when_no_draft_names_the_movie_the_first_is_sent_with_the_title(monkeypatch, world) -> None:
+    from agents.actor import TITLED_DRAFT_ACTION
+
     fake = ScriptedChatModel(script=["It is a great film.", "Really scary.", "Watch it!"])
     patch_chat_model(monkeypatch, fake)
     update = write_reply(
         state("horror please", **WITH_MOVIE), runtime(llm_max_retries=2), "Credibility"
     )
-    assert update["reply"] == "It is a great film."  # the model's words, not a template
+    # The model's words; the seeker is told which movie they are about.
+    assert update["reply"] == "The Conjuring (2013): It is a great film."
+    assert update["recommended"] == ["m2"]
     failures = [f["failure"] for f in update["fallbacks"]]
     assert failures == ["the draft does not name the movie"] * 3 + ["no draft named the movie"]
+    assert update["fallbacks"][-1]["action"] == TITLED_DRAFT_ACTION
 
 
 def test_sentences_repeating_an_earlier_reply_are_dropped(monkeypatch, world) -> None:

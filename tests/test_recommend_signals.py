@@ -286,3 +286,33 @@ def test_saved_attributes_must_match_their_tokens(ranker: MovieRecommender) -> N
     assert again.tokens == ranker.items.attributes.tokens
     with pytest.raises(ValueError, match="tokens"):
         Attributes.from_arrays(arrays | {"tokens": arrays["tokens"][:4]})
+
+
+def test_the_head_puts_movies_with_more_of_the_named_genres_first(
+    ranker: MovieRecommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval import recommender
+    from retrieval.recommender import COVERAGE_HEAD, Evidence
+
+    rows = {kb_id: row for row, kb_id in enumerate(ranker.items.kb_ids)}
+    # Fused scores that favour movies with one of the two named genres (or none).
+    scores = np.linspace(1.0, 0.0, len(rows))
+    order = ["redial:6", "redial:5", "redial:7", "redial:4", "redial:1", "redial:2", "redial:3"]
+    for rank, kb_id in enumerate(order):
+        scores[rows[kb_id]] = 10.0 - rank
+    said = ranker.items.attributes.said([("g:animation", 1.0), ("g:comedy", 1.0)])
+    empty = np.zeros(0, dtype=np.int64)
+    plain = Evidence((), np.zeros(1, np.float32), empty, np.zeros(0, np.float32))
+    asked = Evidence((), np.zeros(1, np.float32), empty, np.zeros(0, np.float32), said)
+    before = [p.kb_id for p in ranker.top(scores, plain, k=5)]
+    after = [p.kb_id for p in ranker.top(scores, asked, k=5)]
+    assert before == order[:5]
+    # Toy Story has both (animation, comedy), Finding Nemo one; the rest keep their fused order.
+    assert after == ["redial:4", "redial:5", "redial:6", "redial:7", "redial:1"]
+    assert set(after) == set(before)  # only the order inside the head moves
+    assert len(rows) <= COVERAGE_HEAD  # this knowledge base fits in the head
+    # A head of three: Toy Story, fourth by score, stays fourth.
+    monkeypatch.setattr(recommender, "COVERAGE_HEAD", 3)
+    assert [p.kb_id for p in ranker.top(scores, asked, k=5)] == [
+        "redial:5", "redial:6", "redial:7", "redial:4", "redial:1",
+    ]  # fmt: skip
