@@ -132,7 +132,10 @@ def evaluate(
                 matrices[mode] = recommender.features(evidence[mode])
             named = {m.kb_id for m in evidence[mode].mentioned}
             scores = (fusion or recommender.fusion).score(matrices[mode])
-            ranked = recommender.top(scores, evidence[mode], DEPTH, turn.exclude)
+            # The coverage-ordered head is part of the ranker, not of the baselines.
+            ranked = recommender.top(
+                scores, evidence[mode], DEPTH, turn.exclude, cover_head=fusion is None
+            )
             position = {r.kb_id: n for n, r in enumerate(ranked, start=1)}
             for kb_id in pending:
                 if kb_id in named:

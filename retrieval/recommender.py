@@ -206,9 +206,19 @@ class MovieRecommender:
             return fusion.score(self.features(evidence, fusion.features))
 
     def top(
-        self, scores: np.ndarray, evidence: Evidence, k: int = 50, exclude: Iterable[str] = ()
+        self,
+        scores: np.ndarray,
+        evidence: Evidence,
+        k: int = 50,
+        exclude: Iterable[str] = (),
+        *,
+        cover_head: bool = True,
     ) -> list[Recommendation]:
-        """Return the `k` best-scored movies, minus those the dialogue named and `exclude`."""
+        """Return the `k` best-scored movies, minus those the dialogue named and `exclude`.
+
+        With `cover_head` (the ranker's own order) the first `COVERAGE_HEAD` are reordered by how
+        much of the genres and people named in words each has; baselines rank by score alone.
+        """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         scores = np.asarray(scores, dtype=np.float64).copy()
@@ -220,7 +230,7 @@ class MovieRecommender:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        if evidence.said[0].size:
+        if cover_head and evidence.said[0].size:
             head = top[:COVERAGE_HEAD]
             cover = np.round(self.items.attributes.coverage(evidence.said, head), 3)
             top[: len(head)] = head[np.argsort(-cover, kind="stable")]
@@ -237,7 +247,8 @@ class MovieRecommender:
         fusion: Fusion | None = None,
     ) -> list[Recommendation]:
         """Return the top `k` movies for read `evidence`, minus named and `exclude`d ones."""
-        return self.top(self.scores(evidence, fusion), evidence, k, exclude)
+        scores = self.scores(evidence, fusion)
+        return self.top(scores, evidence, k, exclude, cover_head=fusion is None)
 
     def recommend(
         self,
