@@ -225,15 +225,18 @@ class MovieRecommender:
         scores[evidence.rows] = -np.inf
         blocked = [self._rows[kb_id] for kb_id in exclude if kb_id in self._rows]
         scores[blocked] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        if k == 0:
+        reorder = cover_head and evidence.said[0].size > 0
+        # A short list is the start of the long one: the head is ordered before it is cut.
+        n = min(max(k, COVERAGE_HEAD) if reorder else k, int(np.isfinite(scores).sum()))
+        if n == 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
+        top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
-        if cover_head and evidence.said[0].size:
+        if reorder:
             head = top[:COVERAGE_HEAD]
             cover = np.round(self.items.attributes.coverage(evidence.said, head), 3)
             top[: len(head)] = head[np.argsort(-cover, kind="stable")]
+        top = top[:k]
         return [
             Recommendation(self.items.kb_ids[row], self.titles[row], float(scores[row]), rank)
             for rank, row in enumerate(top.tolist(), start=1)

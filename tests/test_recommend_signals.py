@@ -311,6 +311,7 @@ def test_the_head_puts_movies_with_more_of_the_named_genres_first(
     assert after == ["redial:4", "redial:5", "redial:6", "redial:7", "redial:1"]
     assert set(after) == set(before)  # only the order inside the head moves
     assert [p.kb_id for p in ranker.top(scores, asked, k=5, cover_head=False)] == before
+    assert [p.kb_id for p in ranker.top(scores, asked, k=1)] == ["redial:4"]  # cut after ordering
     assert len(rows) <= COVERAGE_HEAD  # this knowledge base fits in the head
     # A head of three: Toy Story, fourth by score, stays fourth.
     monkeypatch.setattr(recommender, "COVERAGE_HEAD", 3)
