@@ -264,3 +264,19 @@ def test_the_roles_asked_are_part_of_the_settings(tmp_path: Path) -> None:
     actor_only = roles.RolesConfig(out=tmp_path, roles=("actor",)).settings()
     assert actor_only["roles"] == ["actor"]
     assert roles.RolesConfig(out=tmp_path).settings()["roles"] == sorted(roles.ROLES)
+
+
+def test_a_title_put_in_front_by_the_fallback_is_not_the_actor_naming_the_movie(
+    monkeypatch, fixed_inputs
+) -> None:
+    fake = fake_model()
+    inner = fake.default
+    fake.default = lambda messages: (
+        "It is a great film."
+        if "movie recommender chatting" in str(messages[0].content)
+        else inner(messages)
+    )
+    patch_chat_model(monkeypatch, fake)
+    record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
+    assert record.actor_reply is not None and record.actor_reply.endswith(": It is a great film.")
+    assert record.actor_names_movie is False and record.actor_fallback is False
