@@ -103,12 +103,22 @@ def latency_rows(ranker: MovieRecommender, turns: Sequence[TurnLine], limit: int
                 f"(CPU p50 {t.ms(50, cpu=True):.1f} ms, p95 {t.ms(95, cpu=True):.1f} ms)"
                 f"{speedup} | p50 <= 10 ms |"
             )
-    if isinstance(ranker.embedder, OnnxEmbedder):
-        if ranker.embedder.student is not None:
-            rows.append(_minilm_row(ranker, groups, settings["turn by turn"][0]))
-        rows.append(_torch_row(ranker, groups, settings["turn by turn"][0]))
-        if ranker.embedder.threads > 1:
-            rows.append(_one_thread_row(ranker, groups, settings["turn by turn"][0]))
+    encoder, cached = ranker.embedder, settings["turn by turn"][0]
+    if isinstance(encoder, OnnxEmbedder):
+        base = encoder.base
+        if encoder.student is not None:  # the artefacts stay the student's: the encoder's cost
+            minilm = OnnxEmbedder(base, encoder.threads)
+            label = "MiniLM's six layers as the query encoder, ONNX Runtime"
+            rows.append(_swapped_row(ranker, groups, minilm, label, "the student above is", cached))
+        label = f"MiniLM on torch in {base.precision}"
+        rows.append(
+            _swapped_row(ranker, groups, base, label, "the ranker's encoder above is", cached)
+        )
+        if encoder.threads > 1:
+            one = OnnxEmbedder(base, threads=1, student=encoder.student)
+            versus = f"{encoder.threads} threads above are"
+            label = "ONNX Runtime on one thread"
+            rows.append(_swapped_row(ranker, groups, one, label, versus, cached))
     return rows
 
 
@@ -126,55 +136,24 @@ def _timed_with(
         ranker.utterances = UtteranceEmbeddings(runtime)
 
 
-def _one_thread_row(
-    ranker: MovieRecommender, groups: Sequence[Sequence[TurnLine]], default: Timings
+def _swapped_row(
+    ranker: MovieRecommender,
+    groups: Sequence[Sequence[TurnLine]],
+    encoder: TextEmbedder,
+    label: str,
+    versus: str,
+    default: Timings,
 ) -> str:
-    """The turn-by-turn cached setting again with the ONNX encoder on one thread."""
-    assert isinstance(ranker.embedder, OnnxEmbedder)
-    threads = ranker.embedder.threads
-    encoder = ranker.embedder
-    t = _timed_with(ranker, groups, OnnxEmbedder(encoder.base, threads=1, student=encoder.student))
-    n = sum(len(g) for g in groups)
-    return (
-        f"| ranking latency per turn, turn by turn, cached, ONNX Runtime on one thread ({n} "
-        f"turns; {threads} threads above are {t.ms(50) / default.ms(50):.2f}x faster at "
-        f"wall p50, {t.ms(50, cpu=True) / default.ms(50, cpu=True):.2f}x at CPU p50) | "
-        f"p50 {t.ms(50):.1f} ms, p95 {t.ms(95):.1f} ms, p99 {t.ms(99):.1f} ms "
-        f"(CPU p50 {t.ms(50, cpu=True):.1f} ms) | p50 <= 10 ms |"
-    )
+    """One table row: the turn-by-turn cached setting with `encoder` as the query encoder.
 
-
-def _minilm_row(
-    ranker: MovieRecommender, groups: Sequence[Sequence[TurnLine]], student: Timings
-) -> str:
-    """The turn-by-turn cached setting again with MiniLM's six layers in place of the student.
-
-    Only the query encoder changes (the artefacts stay the student's): the cost of the encoder.
+    `versus` names what the ratio of this timing to `default` (the ranker's own) measures.
     """
-    assert isinstance(ranker.embedder, OnnxEmbedder)
-    t = _timed_with(ranker, groups, OnnxEmbedder(ranker.embedder.base, ranker.embedder.threads))
+    t = _timed_with(ranker, groups, encoder)
     n = sum(len(g) for g in groups)
     return (
-        f"| ranking latency per turn, turn by turn, cached, MiniLM's six layers as the query "
-        f"encoder, ONNX Runtime ({n} turns; the student above is {t.ms(50) / student.ms(50):.2f}x "
-        f"faster at wall p50, {t.ms(50, cpu=True) / student.ms(50, cpu=True):.2f}x at CPU p50) | "
-        f"p50 {t.ms(50):.1f} ms, p95 {t.ms(95):.1f} ms, p99 {t.ms(99):.1f} ms "
-        f"(CPU p50 {t.ms(50, cpu=True):.1f} ms) | p50 <= 10 ms |"
-    )
-
-
-def _torch_row(
-    ranker: MovieRecommender, groups: Sequence[Sequence[TurnLine]], onnx: Timings
-) -> str:
-    """The turn-by-turn cached setting again with MiniLM on torch (the runtime before ONNX)."""
-    assert isinstance(ranker.embedder, OnnxEmbedder)
-    t = _timed_with(ranker, groups, ranker.embedder.base)
-    n = sum(len(g) for g in groups)
-    return (
-        f"| ranking latency per turn, turn by turn, cached, MiniLM on torch in "
-        f"{ranker.embedder.base.precision} ({n} turns; "
-        f"the ranker's encoder above is {t.ms(50) / onnx.ms(50):.2f}x faster at wall p50, "
-        f"{t.ms(50, cpu=True) / onnx.ms(50, cpu=True):.2f}x at CPU p50) | "
+        f"| ranking latency per turn, turn by turn, cached, {label} ({n} turns; {versus} "
+        f"{t.ms(50) / default.ms(50):.2f}x faster at wall p50, "
+        f"{t.ms(50, cpu=True) / default.ms(50, cpu=True):.2f}x at CPU p50) | "
         f"p50 {t.ms(50):.1f} ms, p95 {t.ms(95):.1f} ms, p99 {t.ms(99):.1f} ms "
         f"(CPU p50 {t.ms(50, cpu=True):.1f} ms) | p50 <= 10 ms |"
     )
