@@ -122,11 +122,8 @@ class OnnxEmbedder:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.student is not None and not self.student.fits(self.base):
-            raise EmbeddingError(
-                f"the student in {self.student.directory} was distilled from "
-                f"{self.student.teacher}, not from {self.base.weights_id}"
-            )
+        if self.student is not None:
+            self.student.check_fits(self.base)
 
     @property
     def model_id(self) -> str:
@@ -238,11 +235,7 @@ def _student(embedder: SentenceEmbedder, encoder: str) -> StudentWeights | None:
             return None
         return student if student.fits(embedder) else None
     student = StudentWeights.load(encoder)
-    if not student.fits(embedder):
-        raise EmbeddingError(
-            f"{env.QUERY_ENCODER.name}={encoder}: distilled from {student.teacher}, but the "
-            f"embedding model is {embedder.weights_id}"
-        )
+    student.check_fits(embedder)
     return student
 
 

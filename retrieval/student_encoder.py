@@ -108,16 +108,20 @@ class StudentWeights:
         """Whether `base` is the teacher (the student needs its embeddings and tokenizer)."""
         return base.weights_id == self.teacher
 
-    def transformer(self, base: SentenceEmbedder) -> Any:
-        """Return a float32 torch copy of `base`'s transformer with the student's layers."""
-        import torch
-        from safetensors.torch import load_file
-
+    def check_fits(self, base: SentenceEmbedder) -> None:
+        """Raise `EmbeddingError` unless `base` is the teacher."""
         if not self.fits(base):
             raise EmbeddingError(
                 f"the student in {self.directory} was distilled from {self.teacher}, "
                 f"not from {base.weights_id}"
             )
+
+    def transformer(self, base: SentenceEmbedder) -> Any:
+        """Return a float32 torch copy of `base`'s transformer with the student's layers."""
+        import torch
+        from safetensors.torch import load_file
+
+        self.check_fits(base)
         model: Any = copy.deepcopy(base._load()[0].auto_model).float()
         if max(self.layers) >= len(model.encoder.layer):
             raise EmbeddingError(f"{self.directory}: layers {self.layers} exceed the teacher's")
