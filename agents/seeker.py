@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 from langchain_core.messages import HumanMessage, SystemMessage
 from rapidfuzz import fuzz
 
+from agents.reply_text import cut_at_role_name, drop_half_sentence
 from agents.rewarder import Conversation, conversation_turns
 from agents.seeker_goal import SeekerGoal
 from prompts import seeker as prompts
@@ -214,7 +215,6 @@ def seeker_reply(
 
     A plain string goal is a target genre.
     """
-    from agents.actor import cut_at_role_name, drop_half_sentence
     from graph import models
 
     if isinstance(goal, str):

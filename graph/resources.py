@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from retrieval.index import MovieIndex
     from retrieval.recommender import MovieRecommender
+    from retrieval.taste_words import Vocabulary
     from retrieval.titles import TitleMatcher
     from rso.data.records import Movie
 
@@ -41,3 +42,10 @@ def movies() -> dict[str, Movie]:
     from rso.data.movies import movies_by_id
 
     return movies_by_id()
+
+
+def vocabulary() -> Vocabulary:
+    """Return the genres and people of the knowledge base (built on first use)."""
+    from retrieval.taste_words import default_vocabulary
+
+    return default_vocabulary()

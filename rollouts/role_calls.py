@@ -21,15 +21,11 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from agents import rule_experts
-from agents.actor import (
-    FIXED_REPLY_ACTION,
-    TITLED_DRAFT_ACTION,
-    leaks_instructions,
-    write_reply,
-)
+from agents.actor import FIXED_REPLY_ACTION, TITLED_DRAFT_ACTION, write_reply
 from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
+from agents.reply_text import leaks_instructions
 from agents.rewarder import LABEL_SCORES, score_turn
 from agents.seeker import seeker_reply
 from agents.seeker_acts import SeekerAct, act_score

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from retrieval.taste_words import Vocabulary
 from retrieval.titles import TitleMatcher
 from tests.world import BY_ID, MOVIES, FakeIndex, FakeRecommender
 
@@ -67,5 +68,7 @@ def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
     monkeypatch.setattr(resources, "movies", lambda: BY_ID)
     monkeypatch.setattr(resources, "movie_index", lambda: index)
     monkeypatch.setattr(resources, "title_matcher", lambda: matcher)
+    vocabulary = Vocabulary.build(MOVIES)
+    monkeypatch.setattr(resources, "vocabulary", lambda: vocabulary)
     monkeypatch.setattr(resources, "recommender", lambda: FakeRecommender(index, matcher))
     yield index

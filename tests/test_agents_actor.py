@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from agents.actor import (
+from agents.actor import write_reply
+from agents.actor_format import strategy_examples
+from agents.reply_text import (
     clean_reply,
     cut_at_role_name,
     drop_half_sentence,
     leaks_instructions,
-    write_reply,
 )
-from agents.actor_format import strategy_examples
 from prompts.actor import FALLBACK_REPLY, STRATEGY_INSTRUCTIONS
 from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
