@@ -83,6 +83,9 @@ class RoleRecord(BaseModel):
     actor_draft_echo: bool | None = None
     actor_fallback: bool | None = None
     actor_names_movie: bool | None = None
+    #: The first draft puts a person in the chosen movie who is not in its record, nor named by
+    #: the seeker (None: no movie chosen, or no draft).
+    actor_draft_invents_people: bool | None = None
     actor_words: int | None = None
     # Seeker and Rewarder
     seeker_parsed: bool | None = None
@@ -188,6 +191,7 @@ def summarise(records: Sequence[RoleRecord]) -> dict[str, Any]:
             "draft_echo": _share(r.actor_draft_echo for r in records),
             "fallback": _share(r.actor_fallback for r in records),
             "names_chosen_movie": _share(r.actor_names_movie for r in records),
+            "draft_invents_people": _share(r.actor_draft_invents_people for r in records),
             "words": _mean(r.actor_words for r in records),
             "strategy_adherence": _share(r.actor_label == r.gold_strategy for r in asked),
             "human_agreement": _share(r.human_label == r.gold_strategy for r in asked),
@@ -228,6 +232,7 @@ _TABLE_ROWS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("Actor: first draft echoes instructions", ("actor", "draft_echo")),
     ("Actor: template fallback sent", ("actor", "fallback")),
     ("Actor: names the chosen movie", ("actor", "names_chosen_movie")),
+    ("Actor: first draft puts people in the movie wrongly", ("actor", "draft_invents_people")),
     ("Actor: strategy adherence (tagger = gold)", ("actor", "strategy_adherence")),
     ("Humans: agreement with their gold labels", ("actor", "human_agreement")),
     ("Seeker: parseable reply", ("seeker", "parsed")),

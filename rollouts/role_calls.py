@@ -25,7 +25,7 @@ from agents.actor import FIXED_REPLY_ACTION, TITLED_DRAFT_ACTION, write_reply
 from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
-from agents.reply_text import leaks_instructions
+from agents.reply_text import clean_reply, drop_unfounded_people, leaks_instructions
 from agents.rewarder import LABEL_SCORES, score_turn
 from agents.seeker import seeker_reply
 from agents.seeker_acts import SeekerAct, act_score
@@ -199,6 +199,12 @@ def _actor(
         record.actor_names_movie = not titled and state.chosen_movie in update.get(
             "recommended", []
         )
+        movie = resources.movies().get(state.chosen_movie)
+        if drafts and movie is not None:
+            said = [str(m.content) for m in state.messages if not isinstance(m, AIMessage)]
+            first, _ = clean_reply(drafts[0])
+            _, wrong = drop_unfounded_people(first, movie, said, resources.vocabulary())
+            record.actor_draft_invents_people = bool(wrong)
     record.actor_label, record.human_label = tagger.predict([reply, context.human_reply])
 
 

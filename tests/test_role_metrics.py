@@ -280,3 +280,26 @@ def test_a_title_put_in_front_by_the_fallback_is_not_the_actor_naming_the_movie(
     record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
     assert record.actor_reply is not None and record.actor_reply.endswith(": It is a great film.")
     assert record.actor_names_movie is False and record.actor_fallback is False
+
+
+def test_a_first_draft_with_another_movies_cast_is_counted(monkeypatch, fixed_inputs) -> None:
+    fake = fake_model()
+    inner = fake.default
+    drafts = iter(["The Conjuring stars Al Pacino.", ACTOR_REPLY, ACTOR_REPLY])
+    fake.default = lambda messages: (
+        next(drafts)
+        if "movie recommender chatting" in str(messages[0].content)
+        else inner(messages)
+    )
+    patch_chat_model(monkeypatch, fake)
+    run = Context(llm_max_retries=1, planner_checkpoint=None)
+    tagger: Any = LabelByWord()
+    actor_only: Any = frozenset({"actor"})
+    record = evaluate_context(context(), run, tagger, None, roles=actor_only)
+    assert record.actor_draft_invents_people is True
+    assert record.actor_reply == ACTOR_REPLY and record.actor_names_movie is True
+    clean = evaluate_context(context(), settings(), tagger, None, roles=actor_only)
+    assert clean.actor_draft_invents_people is False
+    summary = summarise([record, clean])
+    assert summary["actor"]["draft_invents_people"] == {"share": 0.5, "n": 2}
+    assert "first draft puts people in the movie wrongly" in format_table(summary)
