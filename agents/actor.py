@@ -8,19 +8,28 @@ chosen movie who is not in its record, and cut after the last full sentence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from agents.actor_format import strategy_examples, tuned_prompt
-from agents.reply_text import clean_reply, drop_repeats, drop_unfounded_people
+from agents.fact_retriever import movie_record
+from agents.reply_text import (
+    clean_reply,
+    drop_repeats,
+    drop_unfounded_people,
+    drop_unsupported_claims,
+)
+from agents.rule_replies import fact_sentence, first_sentence
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
 from graph.state import FallbackRecord, State
 from graph.utils import dialogue_turns, fallback
 from prompts import actor as prompts
+from rso.data.records import Movie
 from rso.dialogue import format_dialogue
 from rso.strategies import Strategy
 
@@ -28,6 +37,64 @@ from rso.strategies import Strategy
 FIXED_REPLY_ACTION: Final = "sent a fixed safe reply"
 #: The fallback action when no draft named the movie: its title put in front of the first draft.
 TITLED_DRAFT_ACTION: Final = "sent the first usable draft with the movie's title in front"
+#: The fallback action when every draft's facts were not the movie's: the movie's own facts sent.
+FACTS_REPLY_ACTION: Final = "sent the first sentence of the movie's facts"
+#: The failure logged when a draft's claims are not in the movie's record.
+UNSUPPORTED_FAILURE: Final = "the draft states facts that are not in the movie's record"
+#: Words of plot the facts check reads (the whole plot of a record).
+FULL_PLOT: Final = 400
+
+
+@dataclass(frozen=True)
+class DraftChecks:
+    """The checks of one turn's drafts, in order; each logs what it removed."""
+
+    turn: int
+    node: str
+    movie: Movie | None
+    #: The Actor's earlier replies (a draft must not repeat them).
+    earlier: list[str]
+    #: What the seeker said (people they named may be mentioned freely).
+    seeker_said: list[str]
+    #: The record and facts a draft's claims must come from; None: claims are not checked.
+    facts_source: str | None
+
+    def apply(self, draft: str, note: str, then: str) -> tuple[str, list[FallbackRecord]]:
+        """Return what is left of `draft` and the log of each check that removed something."""
+        found: list[FallbackRecord] = []
+
+        def log(problem: str, left: str) -> None:
+            action = "removed those sentences" + ("" if left else f"; {then}")
+            found.append(fallback(self.turn, self.node, problem, action))
+
+        reply, leaked = clean_reply(draft, note)
+        if leaked:
+            log("the draft repeated the instructions", reply)
+        elif not reply:
+            found.append(fallback(self.turn, self.node, "empty draft", then))
+        reply, repeated = drop_repeats(reply, self.earlier)
+        if repeated:
+            log("the draft repeated an earlier reply", reply)
+        if reply and self.movie is not None:
+            reply, wrong = drop_unfounded_people(
+                reply, self.movie, self.seeker_said, resources.vocabulary()
+            )
+            if wrong:
+                log(f"the draft put {', '.join(wrong)} in the movie, not in its record", reply)
+        if reply and self.facts_source is not None:
+            dialogue = [*self.earlier, *self.seeker_said]
+            reply, unsupported = drop_unsupported_claims(reply, self.facts_source, dialogue)
+            if unsupported:
+                log(UNSUPPORTED_FAILURE, reply)
+        return reply, found
+
+
+def facts_reply(movie: Movie, facts: str) -> str:
+    """Return the first sentence of the movie's facts, naming the movie (the facts fallback)."""
+    sentence = first_sentence(facts) or fact_sentence(movie, with_plot=False)
+    if names_movie(sentence, movie.kb_id):
+        return sentence
+    return prompts.TITLED_DRAFT.format(title=movie.display_title, reply=sentence)
 
 
 def write_reply(
@@ -52,36 +119,30 @@ def write_reply(
         )
     system = SystemMessage(system_text)
     model = models.load_chat_model(settings)
-    fallbacks: list[FallbackRecord] = []
+    checks = DraftChecks(
+        turn=state.turn,
+        node=node,
+        movie=movie,
+        earlier=[str(m.content) for m in state.messages if isinstance(m, AIMessage)],
+        seeker_said=[str(m.content) for m in state.messages if not isinstance(m, AIMessage)],
+        # Under Credibility the reply states facts: they must come from the record.
+        facts_source=(
+            f"{movie_record(movie, plot_words=FULL_PLOT)}\n{state.movie_facts}"
+            if movie is not None and strategy in prompts.FACT_STRATEGIES
+            else None
+        ),
+    )
     # Under a strategy about the movie, a draft that does not name the chosen movie is retried.
     must_name = movie is not None and strategy in prompts.MOVIE_STRATEGIES
-    earlier = [str(m.content) for m in state.messages if isinstance(m, AIMessage)]
-    seeker_said = [str(m.content) for m in state.messages if not isinstance(m, AIMessage)]
-    reply, unnamed, note = "", "", ""
+    fallbacks: list[FallbackRecord] = []
+    reply, unnamed, note, unsupported = "", "", "", False
     for attempt in range(context.llm_max_retries + 1):
         draft = models.text_call(model, [system, HumanMessage(user + note)], retries=0)
-        reply, leaked = clean_reply(draft)
         then = "regenerating" if attempt < context.llm_max_retries else "no attempts left"
+        reply, found = checks.apply(draft, note, then)
+        fallbacks += found
+        unsupported = unsupported or any(f["failure"] == UNSUPPORTED_FAILURE for f in found)
         note = prompts.RETRY_NOTE
-        if leaked:
-            removed = "removed those sentences" + ("" if reply else f"; {then}")
-            fallbacks.append(
-                fallback(state.turn, node, "the draft repeated the instructions", removed)
-            )
-        elif not reply:
-            fallbacks.append(fallback(state.turn, node, "empty draft", then))
-        reply, repeated = drop_repeats(reply, earlier)
-        if repeated:
-            removed = "removed those sentences" + ("" if reply else f"; {then}")
-            fallbacks.append(
-                fallback(state.turn, node, "the draft repeated an earlier reply", removed)
-            )
-        if reply and movie is not None:
-            reply, wrong = drop_unfounded_people(reply, movie, seeker_said, resources.vocabulary())
-            if wrong:
-                removed = "removed those sentences" + ("" if reply else f"; {then}")
-                problem = f"the draft put {', '.join(wrong)} in the movie, not in its record"
-                fallbacks.append(fallback(state.turn, node, problem, removed))
         if reply and must_name and movie is not None and not names_movie(reply, movie.kb_id):
             fallbacks.append(fallback(state.turn, node, "the draft does not name the movie", then))
             unnamed, reply = unnamed or reply, ""
@@ -92,6 +153,11 @@ def write_reply(
         reply = prompts.TITLED_DRAFT.format(title=movie.display_title, reply=unnamed)
         fallbacks.append(
             fallback(state.turn, node, "no draft named the movie", TITLED_DRAFT_ACTION)
+        )
+    if not reply and unsupported and movie is not None:  # facts, but the record's
+        reply = facts_reply(movie, state.movie_facts)
+        fallbacks.append(
+            fallback(state.turn, node, "no draft kept to the movie's facts", FACTS_REPLY_ACTION)
         )
     if not reply:
         reply = (

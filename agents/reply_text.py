@@ -1,7 +1,7 @@
 """The checks a drafted reply goes through before it is sent.
 
-They remove text that is not the reply, instructions repeated, earlier replies repeated, and
-people the reply puts in a movie they are not in.
+They remove text that is not the reply, instructions repeated, earlier replies repeated, people
+the reply puts in a movie they are not in, and claims about a movie that its record does not hold.
 
 The Actor's drafts pass all of them; the simulated seeker's draft passes the first (it too may
 write the dialogue on).
@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Collection, Iterable
 from functools import cache
 
+from graph.utils import content_words
 from prompts import actor as prompts
 from retrieval.taste_words import Vocabulary, find_people, normalise
 from rso.data.records import Movie
@@ -117,11 +118,19 @@ def _keep_sentences(text: str, drop: Callable[[str], bool]) -> tuple[str, bool]:
     return " ".join(" ".join(kept).split()), len(kept) < len(sentences)
 
 
-def clean_reply(raw: str) -> tuple[str, bool]:
-    """Post-process a draft; returns the reply and whether sentences repeating instructions went."""
+def clean_reply(raw: str, note: str = "") -> tuple[str, bool]:
+    """Post-process a draft; returns the reply and whether sentences repeating instructions went.
+
+    `note` is the retry note the draft was asked with, title filled in: a run of 4 of its words
+    counts as a repeat too ("Name It (2017) in your reply." came back as a reply).
+    """
     text = _MARKUP.sub(" ", cut_at_role_name(raw)).strip()
     text = _QUOTED_PREFACE.sub("", _LABEL_PREFACE.sub("", text)).strip().strip('"\u201c\u201d')
-    kept, leaked = _keep_sentences(text, leaks_instructions)
+    note_grams = _ngrams(_words(note), MIN_LEAK_WORDS) if note else set()
+    kept, leaked = _keep_sentences(
+        text,
+        lambda s: leaks_instructions(s) or bool(_ngrams(_words(s), MIN_LEAK_WORDS) & note_grams),
+    )
     return drop_half_sentence(kept), leaked
 
 
@@ -171,3 +180,43 @@ def drop_unfounded_people(
 
     kept, _ = _keep_sentences(reply, unfounded)
     return kept, wrong
+
+
+#: A sentence stating facts is kept when at least this share of its new words (not said in the
+#: dialogue) occurs in the movie's record or facts ...
+MIN_CLAIM_SUPPORT = 0.5
+#: ... or when fewer than this many of them do not ("it is really creepy" is an opinion).
+MIN_UNSUPPORTED_WORDS = 2
+#: Chat words that state no fact about a movie (compared as `content_words` stems).
+_CHAT_WORDS = frozenset(
+    content_words(
+        "it's that's there here great good think know sure just will seen best story watch "
+        "thing things kind amazing awesome favorite favourite definitely probably check maybe "
+        "recommend suggest hope glad help sounds pretty enjoyed liked loved fun funny should "
+        "could called hear more tell want other also"
+    )
+)
+
+
+def unsupported_claim(sentence: str, known: set[str], said: set[str]) -> bool:
+    """Return True when most of `sentence`'s new content words, two or more, are not `known`.
+
+    A question states no fact.
+    """
+    if sentence.rstrip().endswith("?"):
+        return False
+    words = content_words(sentence) - said - _CHAT_WORDS
+    missing = len(words - known)
+    return missing >= MIN_UNSUPPORTED_WORDS and 1 - missing / len(words) < MIN_CLAIM_SUPPORT
+
+
+def drop_unsupported_claims(reply: str, source: str, dialogue: Iterable[str]) -> tuple[str, bool]:
+    """Drop the sentences of `reply` whose new words mostly do not occur in `source` (2 or more).
+
+    `source` is the movie's record and facts; words the dialogue already used are not new
+    claims. A 135M model asked for a movie's facts writes a plot of its own ("It is about a woman
+    named Lena who gets a job at a Hollywood production company" for The Proposal).
+    """
+    known = content_words(source)
+    said = content_words(" ".join(dialogue))
+    return _keep_sentences(reply, lambda s: unsupported_claim(s, known, said))

@@ -102,6 +102,9 @@ MOVIE_STRATEGIES: Final[frozenset[Strategy]] = frozenset(
 if any("the movie" not in STRATEGY_INSTRUCTIONS[s] for s in MOVIE_STRATEGIES):
     raise RuntimeError("prompts.actor.MOVIE_STRATEGIES must be strategies about the movie")
 
+#: Strategies whose replies state facts about the movie: their claims must be in its record.
+FACT_STRATEGIES: Final[frozenset[Strategy]] = frozenset({"Credibility"})
+
 #: When no draft under a movie strategy named the movie: the first draft, the movie named before
 #: it (the reply would otherwise describe a movie the seeker cannot identify).
 TITLED_DRAFT: Final = "{title}: {reply}"

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from agents import rule_experts
-from agents.actor import FIXED_REPLY_ACTION, TITLED_DRAFT_ACTION, write_reply
+from agents.actor import FACTS_REPLY_ACTION, FIXED_REPLY_ACTION, TITLED_DRAFT_ACTION, write_reply
 from agents.fact_retriever import retrieve_facts
 from agents.judges import rate_intention
 from agents.preference_reasoner import reason_preferences
@@ -191,7 +191,7 @@ def _actor(
     record.actor_echo = leaks_instructions(reply)
     record.actor_draft_echo = leaks_instructions(drafts[0]) if drafts else None
     record.actor_fallback = any(
-        f["action"] == FIXED_REPLY_ACTION for f in update.get("fallbacks", [])
+        f["action"] in (FIXED_REPLY_ACTION, FACTS_REPLY_ACTION) for f in update.get("fallbacks", [])
     )
     if state.chosen_movie is not None:
         # A title put in front by the fallback is not the model naming the movie.

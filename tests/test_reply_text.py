@@ -1,15 +1,17 @@
-"""The checks of a drafted reply: people put in a movie they are not in."""
+"""The checks of a drafted reply: people put in a movie they are not in, claims not in its record,
+the retry note repeated back."""
 
 from __future__ import annotations
 
-from agents.actor import write_reply
-from agents.reply_text import drop_unfounded_people
+from agents.actor import FACTS_REPLY_ACTION, UNSUPPORTED_FAILURE, write_reply
+from agents.reply_text import drop_unfounded_people, drop_unsupported_claims
 from retrieval.taste_words import Vocabulary
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.world import BY_ID, MOVIES, runtime, state
 
 VOCABULARY = Vocabulary.build(MOVIES)
 CONJURING = BY_ID["m2"]
+FACTS = "The Conjuring (2013) is a horror movie by James Wan."
 
 
 def test_a_person_of_another_movie_takes_the_sentence_with_them() -> None:
@@ -62,3 +64,56 @@ def test_the_seekers_own_people_are_not_taken_for_invented_cast(monkeypatch, wor
     )
     update = write_reply(history, runtime(), "Similarity")
     assert update["reply"] == draft and "fallbacks" not in update
+
+
+RECORD = (
+    "Title: The Conjuring\nYear: 2013\nGenres: Horror, Mystery\nDirected by: James Wan\n"
+    "Plot: Paranormal investigators help a family terrorized by a dark presence."
+)
+
+
+def test_a_plot_of_the_models_own_goes_and_the_records_facts_stay() -> None:
+    reply = (
+        "The Conjuring is about paranormal investigators and a family. "
+        "It is about a woman named Lena who gets a job at a Hollywood studio."
+    )
+    kept, dropped = drop_unsupported_claims(reply, RECORD, ["I like horror"])
+    assert dropped and kept == "The Conjuring is about paranormal investigators and a family."
+
+
+def test_questions_opinions_and_the_dialogues_own_words_are_no_claims() -> None:
+    for reply in (
+        "Have you seen it? Would you like to hear more about it?",
+        "It is really creepy!",  # one word the record lacks: an opinion
+        "It is set in Rhode Island, like you said.",
+    ):
+        said = ["My aunt lives in Rhode Island, so I liked that setting."]
+        assert drop_unsupported_claims(reply, RECORD, said) == (reply, False)
+
+
+def test_credibility_drafts_that_invent_facts_end_in_the_movies_own_facts(
+    monkeypatch, world
+) -> None:
+    invented = "The Conjuring won nine Academy Awards and grossed billions worldwide."
+    patch_chat_model(monkeypatch, ScriptedChatModel(script=[invented] * 3))
+    history = state("horror please", chosen_movie="m2", candidates=["m2"], movie_facts=FACTS)
+    update = write_reply(history, runtime(llm_max_retries=2), "Credibility")
+    assert update["reply"] == FACTS
+    assert [f["failure"] for f in update["fallbacks"]] == [UNSUPPORTED_FAILURE] * 3 + [
+        "no draft kept to the movie's facts"
+    ]
+    assert update["fallbacks"][-1]["action"] == FACTS_REPLY_ACTION
+    # Only Credibility states facts: an opinion is not held to the record.
+    patch_chat_model(monkeypatch, ScriptedChatModel(script=[invented]))
+    update = write_reply(history, runtime(), "Personal Opinion")
+    assert update["reply"] == invented and "fallbacks" not in update
+
+
+def test_the_retry_note_repeated_back_is_removed(monkeypatch, world) -> None:
+    drafts = ["What a film.", "Name The Conjuring (2013) in your reply.", "The Conjuring is eerie."]
+    patch_chat_model(monkeypatch, ScriptedChatModel(script=drafts))
+    history = state("horror please", chosen_movie="m2", candidates=["m2"], movie_facts=FACTS)
+    update = write_reply(history, runtime(llm_max_retries=2), "Personal Opinion")
+    assert update["reply"] == "The Conjuring is eerie."
+    failures = [f["failure"] for f in update["fallbacks"]]
+    assert failures == ["the draft does not name the movie", "the draft repeated the instructions"]

@@ -39,7 +39,7 @@ ACT_LETTERS = {
     "not_interested": "B",
     "ask_about_movie": "C",
 }
-ACTOR_REPLY = "You might like The Conjuring. It is a creepy haunting story."
+ACTOR_REPLY = "You might like The Conjuring. It is a paranormal horror mystery by James Wan."
 WORLD_INPUTS = {
     "candidates": ["m2", "m1", "m5"],
     "chosen_movie": "m2",
