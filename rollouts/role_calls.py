@@ -190,13 +190,12 @@ def _actor(
     record.actor_words = len(words)
     record.actor_echo = leaks_instructions(reply)
     record.actor_draft_echo = leaks_instructions(drafts[0]) if drafts else None
-    record.actor_fallback = any(
-        f["action"] in (FIXED_REPLY_ACTION, FACTS_REPLY_ACTION) for f in update.get("fallbacks", [])
-    )
+    actions = {f["action"] for f in update.get("fallbacks", [])}
+    record.actor_fallback = bool(actions & {FIXED_REPLY_ACTION, FACTS_REPLY_ACTION})
     if state.chosen_movie is not None:
-        # A title put in front by the fallback is not the model naming the movie.
-        titled = any(f["action"] == TITLED_DRAFT_ACTION for f in update.get("fallbacks", []))
-        record.actor_names_movie = not titled and state.chosen_movie in update.get(
+        # A title put in front of a draft, or a template that names it, is not the model's.
+        templated = record.actor_fallback or TITLED_DRAFT_ACTION in actions
+        record.actor_names_movie = not templated and state.chosen_movie in update.get(
             "recommended", []
         )
         movie = resources.movies().get(state.chosen_movie)

@@ -303,3 +303,21 @@ def test_a_first_draft_with_another_movies_cast_is_counted(monkeypatch, fixed_in
     summary = summarise([record, clean])
     assert summary["actor"]["draft_invents_people"] == {"share": 0.5, "n": 2}
     assert "first draft puts people in the movie wrongly" in format_table(summary)
+
+
+def test_a_template_that_names_the_movie_is_not_the_actor_naming_it(
+    monkeypatch, fixed_inputs
+) -> None:
+    fake = fake_model()
+    inner = fake.default
+    fake.default = lambda messages: (
+        "The Conjuring won nine Academy Awards and grossed billions worldwide."
+        if "movie recommender chatting" in str(messages[0].content)
+        else inner(messages)
+    )
+    patch_chat_model(monkeypatch, fake)
+    tagger: Any = LabelByWord()
+    actor_only: Any = frozenset({"actor"})
+    record = evaluate_context(context("Credibility"), settings(), tagger, None, roles=actor_only)
+    assert record.actor_reply == WORLD_INPUTS["movie_facts"]  # the facts' first sentence
+    assert record.actor_fallback is True and record.actor_names_movie is False
