@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import types
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args, get_type_hints
 
+from graph.typed_text import parse_typed, value_problem
 from rso.env import ENV_PREFIX, unknown_variables
 from rso.modes import ExpertsMode, PlannerMode
+from rso.paths import AUTO_ADAPTER_NAME, DEFAULT_ADAPTER_NAME, NO_ADAPTER_NAME
 
 if TYPE_CHECKING:
     from graph.models import LLMSettings
@@ -33,10 +34,6 @@ StructuredMethodName = Literal["json_schema", "json_mode", "function_calling"]
 #: widely supported JSON mode (set json_schema for vLLM/OpenAI where constrained decoding exists).
 EMBEDDED_STRUCTURED_METHOD: Final[StructuredMethodName] = "function_calling"
 OTHER_STRUCTURED_METHOD: Final[StructuredMethodName] = "json_mode"
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 class ContextError(ValueError):
@@ -141,10 +138,12 @@ class Context:
     actor_temperature: float = _field(0.7, "Actor temperature.")
     actor_max_tokens: int = _field(96, "Actor output budget, in tokens (replies are brief).")
     actor_adapter: str | None = _field(
-        None,
+        "auto",
         "LoRA adapter GGUF of the tuned Actor, served by a second embedded server (the other "
-        "roles keep the plain model); 'default' = the shipped models/actor-lora/actor-lora.gguf; "
-        "None = untuned. Needs the embedded model for the Actor (no actor/global base URL).",
+        "roles keep the plain model): 'auto' = the shipped adapter when the Actor runs on the "
+        "embedded model, none when it is served; 'default' = the shipped "
+        "models/actor-lora/actor-lora.gguf; a path = another adapter; 'none' or None = the "
+        "untuned prompt. An adapter named explicitly needs the embedded model for the Actor.",
     )
 
     seeker_model: str | None = _field(None, "Simulated seeker model (None = `model`).")
@@ -234,16 +233,27 @@ class Context:
             url = getattr(self, name)
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ContextError(f"{name} must start with http:// or https://, got {url!r}", name)
-        if self.actor_adapter is not None and (self.actor_base_url or self.base_url):
+        named = self.actor_adapter not in (None, AUTO_ADAPTER_NAME, NO_ADAPTER_NAME)
+        if named and (self.actor_base_url or self.base_url):
             raise ContextError(
-                "actor_adapter needs the embedded model for the Actor; unset base_url and "
-                "actor_base_url, or leave the adapter to the served model",
+                f"actor_adapter {self.actor_adapter!r} needs the embedded model for the Actor; "
+                "unset base_url and actor_base_url, or set actor_adapter to 'auto' or 'none'",
                 "actor_adapter",
             )
         if self.llm_max_retries < 0:
             raise ContextError("llm_max_retries must be >= 0", "llm_max_retries")
         if self.llm_timeout_s <= 0:
             raise ContextError("llm_timeout_s must be > 0", "llm_timeout_s")
+
+    @property
+    def actor_adapter_in_use(self) -> str | None:
+        """The Actor's adapter setting once 'auto' and 'none' are resolved (None: untuned)."""
+        if self.actor_adapter in (None, NO_ADAPTER_NAME):
+            return None
+        if self.actor_adapter == AUTO_ADAPTER_NAME:
+            served = self.actor_base_url or self.base_url
+            return None if served else DEFAULT_ADAPTER_NAME
+        return self.actor_adapter
 
     def llm(self, role: LLMRole) -> LLMSettings:
         """Build the `LLMSettings` of one role, inheriting the global model and base URL."""
@@ -270,10 +280,10 @@ class Context:
             settings["model"] = model
         if self.api_key is not None:
             settings["api_key"] = self.api_key
-        if role == "actor" and self.actor_adapter is not None:
+        if role == "actor" and (adapter := self.actor_adapter_in_use) is not None:
             from rso.paths import actor_adapter_path
 
-            settings["lora_path"] = str(actor_adapter_path(self.actor_adapter))
+            settings["lora_path"] = str(actor_adapter_path(adapter))
         return LLMSettings(**settings)
 
     def replace(self, **changes: Any) -> Context:
@@ -320,52 +330,15 @@ def _check_names(values: Mapping[str, Any]) -> None:
         raise ContextError(f"unknown Context field(s): {', '.join(unknown)}", unknown[0])
 
 
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return tp, False
-
-
 def _check_literal(name: str, value: Any, tp: Any) -> None:
-    inner, optional = _unwrap_optional(tp)
-    if value is None:
-        if not optional:
-            raise ContextError(f"{name} must not be None", name)
-        return
-    if get_origin(inner) is Literal and value not in get_args(inner):
-        choices = ", ".join(map(str, get_args(inner)))
-        raise ContextError(f"{name} must be one of {choices}, got {value!r}", name)
+    problem = value_problem(value, tp)
+    if problem is not None:
+        raise ContextError(f"{name} {problem}", name)
 
 
 def _parse_env(var: str, raw: str, tp: Any) -> Any:
-    inner, optional = _unwrap_optional(tp)
-    text = raw.strip()
-    if optional and text.lower() in {"", "none", "null"}:
-        return None
     try:
-        if inner is bool:
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
-        if inner is int:
-            try:
-                return int(text)
-            except ValueError:
-                raise ValueError("expected an integer") from None
-        if inner is float:
-            try:
-                return float(text)
-            except ValueError:
-                raise ValueError("expected a number") from None
-        if get_origin(inner) is Literal:
-            if text not in get_args(inner):
-                raise ValueError(f"expected one of {', '.join(get_args(inner))}")
-            return text
-        return text
+        return parse_typed(raw, tp)
     except ValueError as exc:
         raise ContextError(f"{var}={raw!r}: {exc}", var[len(ENV_PREFIX) :].lower()) from None
 

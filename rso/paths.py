@@ -19,6 +19,11 @@ DEFAULT_ACTOR_ADAPTER = DEFAULT_ACTOR_ADAPTER_DIR / "actor-lora.gguf"
 DEFAULT_QUERY_ENCODER_DIR = REPO_ROOT / "models" / "query-encoder"
 #: The `RSO_ACTOR_ADAPTER` value naming the committed adapter.
 DEFAULT_ADAPTER_NAME = "default"
+#: The `RSO_ACTOR_ADAPTER` default: the committed adapter when the Actor runs on the embedded
+#: model, no adapter when it is served (a served model's adapters are the server's business).
+AUTO_ADAPTER_NAME = "auto"
+#: The `RSO_ACTOR_ADAPTER` value of the untuned Actor (as is None).
+NO_ADAPTER_NAME = "none"
 
 
 def raw_data_dir() -> Path:

@@ -130,10 +130,14 @@ def test_the_adapter_setting_gives_only_the_actor_a_lora_server() -> None:
     assert context.llm("actor").lora_path == str(DEFAULT_ACTOR_ADAPTER)
     assert all(context.llm(role).lora_path is None for role in ("reasoner", "retriever", "seeker"))
     assert Context(actor_adapter="~/a.gguf").llm("actor").lora_path.endswith("/a.gguf")  # type: ignore[union-attr]
-    assert Context().llm("actor").lora_path is None
-    with pytest.raises(ContextError, match="actor_adapter needs the embedded model"):
+    assert Context(actor_adapter=None).llm("actor").lora_path is None
+    assert Context(actor_adapter="none").llm("actor").lora_path is None
+    # 'auto', the default: the shipped adapter on the embedded model, none on a served one.
+    assert Context().llm("actor").lora_path == str(DEFAULT_ACTOR_ADAPTER)
+    assert Context(base_url="http://127.0.0.1:1/v1").llm("actor").lora_path is None
+    with pytest.raises(ContextError, match="'default' needs the embedded model"):
         Context(actor_adapter="default", actor_base_url="http://127.0.0.1:1/v1")
-    with pytest.raises(ContextError, match="actor_adapter needs the embedded model"):
+    with pytest.raises(ContextError, match="'default' needs the embedded model"):
         Context(actor_adapter="default", base_url="http://127.0.0.1:1/v1")
 
 

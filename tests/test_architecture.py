@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "graph.state",
             "graph.context",
+            "graph.typed_text",
             "graph.models",
             "graph.constrained",
             "graph.llm_errors",

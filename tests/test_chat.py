@@ -16,6 +16,7 @@ def app(monkeypatch, tmp_path, world) -> typer.Typer:
     monkeypatch.setenv("RSO_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("RSO_LLM_MAX_RETRIES", "0")
     monkeypatch.setenv("RSO_PLANNER_CHECKPOINT", "uniform")
+    monkeypatch.setenv("RSO_ACTOR_ADAPTER", "none")  # the fake answers the untuned prompt
     patch_chat_model(monkeypatch, ScriptedChatModel(default=answer))
     application = typer.Typer()
     application.callback()(lambda: None)  # keep "chat" a subcommand, as in the real CLI
@@ -44,6 +45,7 @@ def test_interactive_chat_shows_strategy_and_movie(app) -> None:
     result = run(app, "--no-planner", input="I love horror movies\n\nquit\n")
     assert result.exit_code == 0, result.output
     assert "New session" in result.output
+    assert "Actor: the untuned prompt" in result.output  # which Actor runs is said
     assert "Recommender: You might like The Conjuring" in result.output
     assert "[strategy: none (generic prompt) | recommended: The Conjuring (2013)]" in result.output
     assert "(type a message, or 'quit')" in result.output

@@ -14,7 +14,7 @@ from rso.strategies import STRATEGIES
 from tests.fakes import ScriptedChatModel, patch_chat_model
 from tests.world import answer
 
-FAST = Context(llm_max_retries=0, seed=3, planner_checkpoint=None)  # uniform Planner
+FAST = Context(llm_max_retries=0, seed=3, planner_checkpoint=None, actor_adapter=None)
 
 
 @pytest.fixture

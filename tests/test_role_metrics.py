@@ -103,7 +103,7 @@ def context(gold: str = "Personal Opinion", human: str = "I loved The Conjuring!
 
 
 def settings() -> Context:
-    return Context(llm_max_retries=0, planner_checkpoint=None)
+    return Context(llm_max_retries=0, planner_checkpoint=None, actor_adapter=None)
 
 
 def test_known_answers_give_known_scores(monkeypatch, fixed_inputs) -> None:
@@ -292,7 +292,7 @@ def test_a_first_draft_with_another_movies_cast_is_counted(monkeypatch, fixed_in
         else inner(messages)
     )
     patch_chat_model(monkeypatch, fake)
-    run = Context(llm_max_retries=1, planner_checkpoint=None)
+    run = Context(llm_max_retries=1, planner_checkpoint=None, actor_adapter=None)
     tagger: Any = LabelByWord()
     actor_only: Any = frozenset({"actor"})
     record = evaluate_context(context(), run, tagger, None, roles=actor_only)

@@ -120,8 +120,8 @@ class FakeRecommender:
 
 
 def runtime(**changes: Any) -> Runtime[Context]:
-    """A node runtime with a test context (no retries, uniform Planner unless asked)."""
-    defaults = {"llm_max_retries": 0, "planner_checkpoint": None}
+    """A node runtime with a test context: no retries, uniform Planner, untuned Actor."""
+    defaults = {"llm_max_retries": 0, "planner_checkpoint": None, "actor_adapter": None}
     return Runtime(context=Context(**(defaults | changes)))
 
 

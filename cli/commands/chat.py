@@ -99,6 +99,16 @@ def planner_line(context: Context) -> str:
     return f"Planner {context.planner_checkpoint} ({context.planner_mode}: {how})."
 
 
+def actor_line(context: Context) -> str:
+    """Say whether the Actor runs tuned (which adapter) or on the untuned prompt."""
+    adapter = context.actor_adapter_in_use
+    if adapter is None:
+        return "Actor: the untuned prompt (few-shot examples per strategy)."
+    return (
+        f"Actor: the tuned LoRA adapter ({adapter}); --actor-adapter none for the untuned prompt."
+    )
+
+
 def _run_turn(session: SessionGraph, thread_id: str, text: str, context: Context) -> dict[str, Any]:
     from langchain_core.messages import HumanMessage
 
@@ -241,6 +251,7 @@ def _interactive(session: SessionGraph, thread_id: str, context: Context, contin
     else:
         typer.echo(f"New session {thread_id} (continue it later with --thread {thread_id}).")
     typer.echo(planner_line(context))
+    typer.echo(actor_line(context))
     typer.echo("Type your message; 'quit' or Ctrl-D leaves.\n")
     while True:
         try:

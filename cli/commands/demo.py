@@ -56,26 +56,9 @@ def taste_verdict(recommended: list[str], seed: int) -> str:
     return f"seed {seed}: no movie fitting the taste ({taste}) was recommended in these turns"
 
 
-def with_demo_adapter(context: Context, choice: str) -> Context:
-    """Return `context` with the Actor adapter `choice` ('none': untuned).
-
-    The run's own setting stands where it has one: an adapter already set (``RSO_ACTOR_ADAPTER``)
-    or a served Actor (``RSO_BASE_URL`` / ``RSO_ACTOR_BASE_URL``), which no adapter fits.
-    """
-    served = context.base_url or context.actor_base_url
-    if choice == "none" or served or context.actor_adapter is not None:
-        return context
-    return replace(context, actor_adapter=choice)
-
-
-def actor_line(context: Context) -> str:
-    """Say whether the Actor runs tuned (which adapter) or on the untuned prompt."""
-    if context.actor_adapter is None:
-        return "Actor: the untuned prompt (few-shot examples per strategy)."
-    return (
-        f"Actor: the tuned LoRA adapter ({context.actor_adapter}); "
-        "--actor-adapter none for the untuned prompt."
-    )
+def with_demo_adapter(context: Context, choice: str | None) -> Context:
+    """Return `context` with the Actor adapter `choice` (None: the run's own setting)."""
+    return context if choice is None else replace(context, actor_adapter=choice)
 
 
 def demo_command(
@@ -88,18 +71,18 @@ def demo_command(
     ] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the Planner and the simulation.")] = 0,
     actor_adapter: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="The Actor's LoRA adapter on the embedded model: 'default' (the shipped tuned "
-            "Actor), a GGUF path, or 'none' (the untuned prompt). Not used when the Actor is "
-            "served (RSO_BASE_URL / RSO_ACTOR_BASE_URL); RSO_ACTOR_ADAPTER wins when set."
+            help="The Actor's LoRA adapter: 'auto' (the shipped tuned Actor on the embedded "
+            "model), 'default', a GGUF path, or 'none' (the untuned prompt). Default: "
+            "RSO_ACTOR_ADAPTER, else 'auto'."
         ),
-    ] = "default",
+    ] = None,
 ) -> None:
     """Run the main job on the embedded defaults: data, index, a 3-turn chat, a small batch."""
     import shutil
 
-    from cli.commands.chat import _run_turn, _summary_line, chat_context, planner_line
+    from cli.commands.chat import _run_turn, _summary_line, actor_line, chat_context, planner_line
     from cli.commands.data import _print_report
     from graph.builder import open_session_graph
     from rollouts.config import RolloutConfig
@@ -164,7 +147,7 @@ def demo_command(
         concurrency=1,
         seed=seed,
         max_turns=max_turns,
-        context={"actor_adapter": context.actor_adapter} if context.actor_adapter else {},
+        context={"actor_adapter": context.actor_adapter},
     )
     summary = run_rollouts(config, progress=True)
     metrics = evaluate_run(out, out, name="demo", max_turns=max_turns)

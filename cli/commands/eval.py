@@ -118,7 +118,8 @@ def roles(
     actor_adapter: Annotated[
         str | None,
         typer.Option(
-            help="The Actor's LoRA adapter GGUF ('default': models/actor-lora); embedded model."
+            help="The Actor's LoRA adapter: 'auto' (the shipped one on the embedded model), "
+            "'default', a GGUF path, or 'none' (untuned). Default: RSO_ACTOR_ADAPTER, else 'auto'."
         ),
     ] = None,
     roles: Annotated[
