@@ -151,8 +151,7 @@ def unfounded_people(
     """Return the people `sentence` names who are neither in `movie`'s record nor in `said`.
 
     People are the knowledge base's directors and actors named in full; `said` holds the names
-    (normalised) the dialogue already used, so "if you liked Tom Hanks" stays when the seeker
-    brought him up.
+    (normalised) the seeker used, so "if you liked Tom Hanks" stays when the seeker brought him up.
     """
     credited = {normalise(p) for p in (*movie.directors, *movie.cast, *movie.writers)}
     return [
@@ -163,14 +162,15 @@ def unfounded_people(
 
 
 def drop_unfounded_people(
-    reply: str, movie: Movie, dialogue: Iterable[str], vocabulary: Vocabulary
+    reply: str, movie: Movie, seeker_said: Iterable[str], vocabulary: Vocabulary
 ) -> tuple[str, list[str]]:
     """Drop the sentences of `reply` that put a person in `movie` who is not in its record.
 
     A small model asked for the cast of a movie it barely knows fills it with famous names
-    ("The Wedding Singer, with Tom Hanks"). Returns the reply and the people it named wrongly.
+    ("The Wedding Singer, with Tom Hanks"). People the seeker named (`seeker_said`: their
+    messages) may be mentioned. Returns the reply and the people it named wrongly.
     """
-    said = {normalise(p) for text in dialogue for p in find_people(text, vocabulary)}
+    said = {normalise(p) for text in seeker_said for p in find_people(text, vocabulary)}
     wrong: list[str] = []
 
     def unfounded(sentence: str) -> bool:
