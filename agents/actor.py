@@ -15,14 +15,14 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from agents.actor_format import strategy_examples, tuned_prompt
-from agents.fact_retriever import movie_record
+from agents.fact_retriever import movie_record, record_facts
 from agents.reply_text import (
     clean_reply,
     drop_repeats,
     drop_unfounded_people,
     drop_unsupported_claims,
 )
-from agents.rule_replies import fact_sentence, first_sentence
+from agents.rule_replies import first_sentence
 from graph import models, resources
 from graph.context import Context, context_from
 from graph.routing import actor_node_name
@@ -38,7 +38,7 @@ FIXED_REPLY_ACTION: Final = "sent a fixed safe reply"
 #: The fallback action when no draft named the movie: its title put in front of the first draft.
 TITLED_DRAFT_ACTION: Final = "sent the first usable draft with the movie's title in front"
 #: The fallback action when every draft's facts were not the movie's: the movie's own facts sent.
-FACTS_REPLY_ACTION: Final = "sent the first sentence of the movie's facts"
+FACTS_REPLY_ACTION: Final = "sent the first sentence of the movie's record"
 #: The failure logged when a draft's claims are not in the movie's record.
 UNSUPPORTED_FAILURE: Final = "the draft states facts that are not in the movie's record"
 #: Words of plot the facts check reads (the whole plot of a record).
@@ -89,9 +89,12 @@ class DraftChecks:
         return reply, found
 
 
-def facts_reply(movie: Movie, facts: str) -> str:
-    """Return the first sentence of the movie's facts, naming the movie (the facts fallback)."""
-    sentence = first_sentence(facts) or fact_sentence(movie, with_plot=False)
+def facts_reply(movie: Movie) -> str:
+    """Return the first sentence of facts written from the movie's record (the facts fallback).
+
+    Not the Fact Retriever's facts: those may hold what the model added to the record.
+    """
+    sentence = first_sentence(record_facts(movie))
     if names_movie(sentence, movie.kb_id):
         return sentence
     return prompts.TITLED_DRAFT.format(title=movie.display_title, reply=sentence)
@@ -155,7 +158,7 @@ def write_reply(
             fallback(state.turn, node, "no draft named the movie", TITLED_DRAFT_ACTION)
         )
     if not reply and unsupported and movie is not None:  # facts, but the record's
-        reply = facts_reply(movie, state.movie_facts)
+        reply = facts_reply(movie)
         fallbacks.append(
             fallback(state.turn, node, "no draft kept to the movie's facts", FACTS_REPLY_ACTION)
         )

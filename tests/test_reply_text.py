@@ -12,6 +12,11 @@ from tests.world import BY_ID, MOVIES, runtime, state
 VOCABULARY = Vocabulary.build(MOVIES)
 CONJURING = BY_ID["m2"]
 FACTS = "The Conjuring (2013) is a horror movie by James Wan."
+#: The first sentence of facts written from The Conjuring's record (the facts fallback).
+RECORD_SENTENCE = (
+    "The Conjuring (2013) is a horror, mystery movie directed by James Wan, starring Vera Farmiga, "
+    "Patrick Wilson."
+)
 
 
 def test_a_person_of_another_movie_takes_the_sentence_with_them() -> None:
@@ -91,14 +96,12 @@ def test_questions_opinions_and_the_dialogues_own_words_are_no_claims() -> None:
         assert drop_unsupported_claims(reply, RECORD, said) == (reply, False)
 
 
-def test_credibility_drafts_that_invent_facts_end_in_the_movies_own_facts(
-    monkeypatch, world
-) -> None:
+def test_credibility_drafts_that_invent_facts_end_in_the_movies_record(monkeypatch, world) -> None:
     invented = "The Conjuring won nine Academy Awards and grossed billions worldwide."
     patch_chat_model(monkeypatch, ScriptedChatModel(script=[invented] * 3))
     history = state("horror please", chosen_movie="m2", candidates=["m2"], movie_facts=FACTS)
     update = write_reply(history, runtime(llm_max_retries=2), "Credibility")
-    assert update["reply"] == FACTS
+    assert update["reply"] == RECORD_SENTENCE  # not the Retriever's facts: the record's
     assert [f["failure"] for f in update["fallbacks"]] == [UNSUPPORTED_FAILURE] * 3 + [
         "no draft kept to the movie's facts"
     ]
