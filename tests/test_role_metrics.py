@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,13 @@ class LabelByWord:
         return ["Personal Opinion" if "Conjuring" in t else "Credibility" for t in texts]
 
 
-def fake_model(structured: Any = EVERY_FIELD) -> ScriptedChatModel:
-    """One fake for every role: structured calls get `structured`, text calls answer by role."""
+def fake_model(
+    structured: Any = EVERY_FIELD, actor: Callable[[], str] = lambda: ACTOR_REPLY
+) -> ScriptedChatModel:
+    """One fake for every role: structured calls get `structured`, text calls answer by role.
+
+    The Actor's drafts come from `actor`, one call each.
+    """
     fake = ScriptedChatModel()
 
     def answer(messages: list[BaseMessage]) -> Any:
@@ -74,7 +80,7 @@ def fake_model(structured: Any = EVERY_FIELD) -> ScriptedChatModel:
             return "I cannot tell."
         if "looking for a movie" in system:
             return "Sounds good, what is it about?"
-        return ACTOR_REPLY
+        return actor()
 
     fake.default = answer
     return fake
@@ -155,13 +161,8 @@ def test_malformed_structured_answers_score_zero(monkeypatch, fixed_inputs) -> N
 def test_template_fallback_and_echo_are_counted(monkeypatch, fixed_inputs) -> None:
     from prompts.actor import RULES
 
-    fake = fake_model()
     echo = " ".join(RULES)
-    inner = fake.default
-    fake.default = lambda messages: (
-        echo if "movie recommender chatting" in str(messages[0].content) else inner(messages)
-    )
-    patch_chat_model(monkeypatch, fake)
+    patch_chat_model(monkeypatch, fake_model(actor=lambda: echo))
     record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
     assert record.actor_draft_echo is True
     assert record.actor_echo is False  # the Actor's own guard removed the echo
@@ -269,29 +270,15 @@ def test_the_roles_asked_are_part_of_the_settings(tmp_path: Path) -> None:
 def test_a_title_put_in_front_by_the_fallback_is_not_the_actor_naming_the_movie(
     monkeypatch, fixed_inputs
 ) -> None:
-    fake = fake_model()
-    inner = fake.default
-    fake.default = lambda messages: (
-        "It is a great film."
-        if "movie recommender chatting" in str(messages[0].content)
-        else inner(messages)
-    )
-    patch_chat_model(monkeypatch, fake)
+    patch_chat_model(monkeypatch, fake_model(actor=lambda: "It is a great film."))
     record = evaluate_context(context(), settings(), LabelByWord(), None)  # type: ignore[arg-type]
     assert record.actor_reply is not None and record.actor_reply.endswith(": It is a great film.")
     assert record.actor_names_movie is False and record.actor_fallback is False
 
 
 def test_a_first_draft_with_another_movies_cast_is_counted(monkeypatch, fixed_inputs) -> None:
-    fake = fake_model()
-    inner = fake.default
     drafts = iter(["The Conjuring stars Al Pacino.", ACTOR_REPLY, ACTOR_REPLY])
-    fake.default = lambda messages: (
-        next(drafts)
-        if "movie recommender chatting" in str(messages[0].content)
-        else inner(messages)
-    )
-    patch_chat_model(monkeypatch, fake)
+    patch_chat_model(monkeypatch, fake_model(actor=drafts.__next__))
     run = Context(llm_max_retries=1, planner_checkpoint=None, actor_adapter=None)
     tagger: Any = LabelByWord()
     actor_only: Any = frozenset({"actor"})
@@ -308,14 +295,8 @@ def test_a_first_draft_with_another_movies_cast_is_counted(monkeypatch, fixed_in
 def test_a_template_that_names_the_movie_is_not_the_actor_naming_it(
     monkeypatch, fixed_inputs
 ) -> None:
-    fake = fake_model()
-    inner = fake.default
-    fake.default = lambda messages: (
-        "The Conjuring won nine Academy Awards and grossed billions worldwide."
-        if "movie recommender chatting" in str(messages[0].content)
-        else inner(messages)
-    )
-    patch_chat_model(monkeypatch, fake)
+    invented = "The Conjuring won nine Academy Awards and grossed billions worldwide."
+    patch_chat_model(monkeypatch, fake_model(actor=lambda: invented))
     tagger: Any = LabelByWord()
     actor_only: Any = frozenset({"actor"})
     record = evaluate_context(context("Credibility"), settings(), tagger, None, roles=actor_only)
